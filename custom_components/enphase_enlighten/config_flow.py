@@ -1,0 +1,436 @@
+"""Config flow for Enphase Enlighten: OAuth2 sign-in, API key, systems and plan."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, cast
+
+import aiohttp
+from homeassistant.config_entries import (
+    SOURCE_REAUTH,
+    SOURCE_RECONFIGURE,
+    ConfigEntry,
+    ConfigFlowResult,
+    OptionsFlowWithReload,
+)
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import config_entry_oauth2_flow
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+import voluptuous as vol
+
+from .api import (
+    EnphaseApiKeyMismatchError,
+    EnphaseAuthError,
+    EnphaseClient,
+    EnphaseConnectionError,
+    EnphaseError,
+    EnphaseForbiddenError,
+    EnphaseInvalidRequestError,
+    EnphaseNotFoundError,
+    EnphaseRateLimitError,
+    EnphaseServerError,
+    System,
+    TokenProvider,
+)
+from .application_credentials import DEVELOPER_PORTAL_URL
+from .const import (
+    CONF_API_KEY,
+    CONF_PLAN,
+    CONF_REQUESTS_PER_MINUTE,
+    CONF_REQUESTS_PER_MONTH,
+    CONF_SYSTEMS,
+    DOMAIN,
+    PLAN_CUSTOM,
+    PLAN_WATT,
+    PLANS,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+_LOGGER = logging.getLogger(__name__)
+
+# Flow-only field: a gateway serial number, looked up with retrieve_system_id. It is never
+# stored; only the system id it resolves to is.
+CONF_SERIAL_NUMBER = "serial_number"
+DEFAULT_TITLE = "Enphase Enlighten"
+
+_API_KEY_SCHEMA = vol.Schema(
+    {vol.Required(CONF_API_KEY): TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))}
+)
+
+_LIMIT_SELECTOR = NumberSelector(
+    NumberSelectorConfig(min=1, max=1_000_000_000, step=1, mode=NumberSelectorMode.BOX)
+)
+_PLAN_SCHEMA = vol.Schema(
+    {
+        vol.Required(CONF_PLAN, default=PLAN_WATT): SelectSelector(
+            SelectSelectorConfig(
+                options=[*PLANS, PLAN_CUSTOM],
+                mode=SelectSelectorMode.LIST,
+                translation_key=CONF_PLAN,
+            )
+        ),
+        vol.Optional(CONF_REQUESTS_PER_MINUTE): _LIMIT_SELECTOR,
+        vol.Optional(CONF_REQUESTS_PER_MONTH): _LIMIT_SELECTOR,
+    }
+)
+
+
+class ReauthRequiredError(Exception):
+    """The saved refresh token was rejected; only signing in again can fix it."""
+
+
+def _error_key(err: EnphaseError) -> str:
+    """Return the translation key of the form error for an API error."""
+    if isinstance(err, EnphaseApiKeyMismatchError):
+        return "api_key_mismatch"
+    if isinstance(err, EnphaseAuthError):
+        return "invalid_api_key"
+    if isinstance(err, EnphaseRateLimitError):
+        return "quota_exceeded"
+    if isinstance(err, (EnphaseConnectionError, EnphaseServerError)):
+        return "cannot_connect"
+    _LOGGER.warning("Unexpected Enphase API error: %s", err)
+    return "unknown"
+
+
+async def _async_list_systems(client: EnphaseClient) -> tuple[list[System], str | None]:
+    """Read every system on the account; return them, or the form error key."""
+    try:
+        systems = await client.all_systems()
+    except EnphaseError as err:
+        return [], _error_key(err)
+    except ReauthRequiredError:
+        raise
+    except Exception:
+        _LOGGER.exception("Unexpected error while reading the Enphase systems")
+        return [], "unknown"
+    return systems, None
+
+
+def _systems_schema(systems: Sequence[System], selected: Sequence[int]) -> vol.Schema:
+    """Build the systems form: a multi-select of the account's systems and a serial field.
+
+    The current selection is filled in as suggested values by the caller, not as defaults,
+    so that unticking every system is not silently undone.
+    """
+    options = [
+        SelectOptionDict(value=str(system.system_id), label=_system_label(system))
+        for system in sorted(systems, key=lambda system: system.system_id)
+    ]
+    known = {system.system_id for system in systems}
+    # Selected systems the account no longer lists stay visible so they can be unticked.
+    options.extend(
+        SelectOptionDict(value=str(system_id), label=str(system_id))
+        for system_id in sorted(set(selected) - known)
+    )
+    return vol.Schema(
+        {
+            vol.Optional(CONF_SYSTEMS): SelectSelector(
+                SelectSelectorConfig(options=options, multiple=True, mode=SelectSelectorMode.LIST)
+            ),
+            vol.Optional(CONF_SERIAL_NUMBER): TextSelector(),
+        }
+    )
+
+
+def _selection(system_ids: Sequence[int]) -> dict[str, Any]:
+    """Return the systems form's suggested values for these system ids."""
+    return {CONF_SYSTEMS: [str(system_id) for system_id in system_ids]}
+
+
+def _system_label(system: System) -> str:
+    """Label a system by its name and id; addresses are never shown."""
+    name = system.name or system.public_name
+    return f"{name} ({system.system_id})" if name else str(system.system_id)
+
+
+async def _async_resolve_selection(
+    client: EnphaseClient, user_input: Mapping[str, Any]
+) -> tuple[list[int], dict[str, str]]:
+    """Turn the systems form into system ids, looking up a gateway serial number if given."""
+    selected = {int(value) for value in user_input.get(CONF_SYSTEMS, [])}
+    if serial := str(user_input.get(CONF_SERIAL_NUMBER, "")).strip():
+        try:
+            selected.add(await client.retrieve_system_id(serial))
+        except (EnphaseNotFoundError, EnphaseForbiddenError, EnphaseInvalidRequestError):
+            return [], {CONF_SERIAL_NUMBER: "serial_not_found"}
+        except EnphaseError as err:
+            return [], {"base": _error_key(err)}
+        except Exception:
+            _LOGGER.exception("Unexpected error while looking up a gateway serial number")
+            return [], {"base": "unknown"}
+    if not selected:
+        return [], {"base": "no_systems_selected"}
+    return sorted(selected), {}
+
+
+async def _async_entry_token_provider(hass: HomeAssistant, entry: ConfigEntry) -> TokenProvider:
+    """Return a token provider that refreshes the entry's token when it is due.
+
+    The refreshed token (with Enphase's rotated refresh token) is written to the entry by
+    OAuth2Session at once, so a flow that is abandoned afterwards loses nothing.
+    """
+    implementation = await config_entry_oauth2_flow.async_get_config_entry_implementation(
+        hass, entry
+    )
+    session = config_entry_oauth2_flow.OAuth2Session(hass, entry, implementation)
+
+    async def token_provider() -> str:
+        try:
+            await session.async_ensure_token_valid()
+        except aiohttp.ClientResponseError as err:
+            raise ReauthRequiredError from err
+        return cast("str", session.token["access_token"])
+
+    return token_provider
+
+
+class EnphaseFlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, domain=DOMAIN):
+    """Set up an Enphase account: sign in, API key, systems, plan."""
+
+    DOMAIN = DOMAIN
+    VERSION = 1
+    MINOR_VERSION = 1
+
+    def __init__(self) -> None:
+        """Start with nothing known about the account."""
+        super().__init__()
+        self._oauth_data: dict[str, Any] = {}
+        # Set by the step that knows the token: the sign-in, or the entry on reconfigure.
+        self._token_provider: TokenProvider
+        self._api_key = ""
+        self._systems: list[System] = []
+        self._selected: list[int] = []
+
+    @property
+    def logger(self) -> logging.Logger:
+        """Return the logger used by the OAuth2 steps."""
+        return _LOGGER
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> EnphaseOptionsFlow:
+        """Return the options flow (which systems to follow)."""
+        return EnphaseOptionsFlow()
+
+    def _client(self, api_key: str) -> EnphaseClient:
+        return EnphaseClient(async_get_clientsession(self.hass), self._token_provider, api_key)
+
+    async def async_oauth_create_entry(self, data: dict[str, Any]) -> ConfigFlowResult:
+        """Identify the account from the token, then ask for the API key."""
+        enl_uid = data["token"].get("enl_uid")
+        if enl_uid is None:
+            return self.async_abort(reason="missing_account_id")
+        await self.async_set_unique_id(str(enl_uid))
+        self._oauth_data = data
+        access_token = str(data["token"]["access_token"])
+
+        async def token_provider() -> str:
+            # Fresh from the sign-in and valid for a day: nothing to refresh during a flow.
+            return access_token
+
+        self._token_provider = token_provider
+        if self.source == SOURCE_REAUTH:
+            self._abort_if_unique_id_mismatch(reason="wrong_account")
+            # Re-check the stored key against the new token; the form only shows if it fails.
+            return await self.async_step_api_key(
+                {CONF_API_KEY: self._get_reauth_entry().data[CONF_API_KEY]}
+            )
+        self._abort_if_unique_id_configured()
+        return await self.async_step_api_key()
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Start reauthentication after Enphase rejected the refresh token."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Tell the user why they must sign in again."""
+        if user_input is None:
+            return self.async_show_form(
+                step_id="reauth_confirm",
+                description_placeholders={"name": self._get_reauth_entry().title},
+            )
+        return await self.async_step_user()
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the API key and the plan of an existing entry."""
+        entry = self._get_reconfigure_entry()
+        self._token_provider = await _async_entry_token_provider(self.hass, entry)
+        return self._show_api_key_form({CONF_API_KEY: entry.data[CONF_API_KEY]}, {})
+
+    async def async_step_api_key(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the application's API key and check it with a real request."""
+        if user_input is None:
+            return self._show_api_key_form({}, {})
+        api_key = str(user_input[CONF_API_KEY]).strip()
+        try:
+            systems, error = await _async_list_systems(self._client(api_key))
+        except ReauthRequiredError:
+            return self.async_abort(reason="reauth_required")
+        if error is None and not systems:
+            error = "no_systems"
+        if error is not None:
+            return self._show_api_key_form(user_input, {"base": error})
+        self._api_key = api_key
+        self._systems = systems
+        if self.source == SOURCE_REAUTH:
+            return self.async_update_reload_and_abort(
+                self._get_reauth_entry(),
+                data_updates={**self._oauth_data, CONF_API_KEY: api_key},
+            )
+        if self.source == SOURCE_RECONFIGURE:
+            return await self.async_step_plan()
+        return await self.async_step_systems()
+
+    def _show_api_key_form(
+        self, suggested: Mapping[str, Any], errors: dict[str, str]
+    ) -> ConfigFlowResult:
+        return self.async_show_form(
+            step_id="api_key",
+            data_schema=self.add_suggested_values_to_schema(_API_KEY_SCHEMA, suggested),
+            errors=errors,
+            description_placeholders={"developer_url": DEVELOPER_PORTAL_URL},
+        )
+
+    async def async_step_systems(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Pick the systems to follow, or add one by its gateway serial number."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            self._selected, errors = await _async_resolve_selection(
+                self._client(self._api_key), user_input
+            )
+            if not errors:
+                return await self.async_step_plan()
+        # A homeowner's single system comes ticked; an installer picks from the list.
+        default = [self._systems[0].system_id] if len(self._systems) == 1 else []
+        schema = self.add_suggested_values_to_schema(
+            _systems_schema(self._systems, default), user_input or _selection(default)
+        )
+        return self.async_show_form(step_id="systems", data_schema=schema, errors=errors)
+
+    async def async_step_plan(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Pick the Enphase plan of the application, or custom limits."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            plan = user_input[CONF_PLAN]
+            limits, errors = _plan_limits(plan, user_input)
+            if not errors:
+                plan_data = {
+                    CONF_PLAN: plan,
+                    CONF_REQUESTS_PER_MINUTE: limits[0],
+                    CONF_REQUESTS_PER_MONTH: limits[1],
+                }
+                return self._async_finish(plan_data)
+            suggested: Mapping[str, Any] = user_input
+        elif self.source == SOURCE_RECONFIGURE:
+            suggested = _plan_suggestions(self._get_reconfigure_entry().data)
+        else:
+            suggested = {}
+        return self.async_show_form(
+            step_id="plan",
+            data_schema=self.add_suggested_values_to_schema(_PLAN_SCHEMA, suggested),
+            errors=errors,
+        )
+
+    def _async_finish(self, plan_data: dict[str, Any]) -> ConfigFlowResult:
+        if self.source == SOURCE_RECONFIGURE:
+            return self.async_update_reload_and_abort(
+                self._get_reconfigure_entry(),
+                data_updates={CONF_API_KEY: self._api_key, **plan_data},
+            )
+        # The one system of a homeowner account names the entry; otherwise a generic title.
+        title = DEFAULT_TITLE
+        if len(self._systems) == 1 and self._systems[0].name:
+            title = self._systems[0].name
+        return self.async_create_entry(
+            title=title,
+            data={**self._oauth_data, CONF_API_KEY: self._api_key, **plan_data},
+            options={CONF_SYSTEMS: self._selected},
+        )
+
+
+def _plan_limits(
+    plan: str, user_input: Mapping[str, Any]
+) -> tuple[tuple[int, int], dict[str, str]]:
+    """Return (per minute, per month) for the plan, or the form errors of custom limits."""
+    if plan != PLAN_CUSTOM:
+        return PLANS[plan], {}
+    errors = {
+        field: "limit_required"
+        for field in (CONF_REQUESTS_PER_MINUTE, CONF_REQUESTS_PER_MONTH)
+        if user_input.get(field) is None
+    }
+    if errors:
+        return (0, 0), errors
+    per_minute = int(user_input[CONF_REQUESTS_PER_MINUTE])
+    per_month = int(user_input[CONF_REQUESTS_PER_MONTH])
+    if per_minute > per_month:
+        return (0, 0), {"base": "minute_above_month"}
+    return (per_minute, per_month), {}
+
+
+def _plan_suggestions(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the plan form's suggested values for an existing entry."""
+    suggested: dict[str, Any] = {CONF_PLAN: data[CONF_PLAN]}
+    if data[CONF_PLAN] == PLAN_CUSTOM:
+        suggested[CONF_REQUESTS_PER_MINUTE] = data[CONF_REQUESTS_PER_MINUTE]
+        suggested[CONF_REQUESTS_PER_MONTH] = data[CONF_REQUESTS_PER_MONTH]
+    return suggested
+
+
+class EnphaseOptionsFlow(OptionsFlowWithReload):
+    """Choose which of the account's systems the entry follows."""
+
+    def __init__(self) -> None:
+        """Start without the account's systems; they are read when the form opens."""
+        self._client: EnphaseClient | None = None
+        self._systems: list[System] = []
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show the account's systems, the selected ones ticked."""
+        errors: dict[str, str] = {}
+        if self._client is None:
+            token_provider = await _async_entry_token_provider(self.hass, self.config_entry)
+            client = EnphaseClient(
+                async_get_clientsession(self.hass),
+                token_provider,
+                self.config_entry.data[CONF_API_KEY],
+            )
+            try:
+                self._systems, error = await _async_list_systems(client)
+            except ReauthRequiredError:
+                return self.async_abort(reason="reauth_required")
+            if error is not None:
+                return self.async_abort(reason=error)
+            self._client = client
+        if user_input is not None:
+            selected, errors = await _async_resolve_selection(self._client, user_input)
+            if not errors:
+                return self.async_create_entry(data={CONF_SYSTEMS: selected})
+        selected = self.config_entry.options.get(CONF_SYSTEMS, [])
+        schema = self.add_suggested_values_to_schema(
+            _systems_schema(self._systems, selected), user_input or _selection(selected)
+        )
+        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
