@@ -1,0 +1,75 @@
+"""Async, typed client for the Enphase Monitoring API v4 (no Home Assistant imports)."""
+
+from __future__ import annotations
+
+from .client import (
+    EnphaseClient,
+    RequestCallback,
+    RequestRecord,
+    TokenProvider,
+    base_url_from_env,
+)
+from .const import API_URL_ENV, DEFAULT_BASE_URL, ENDPOINTS
+from .errors import (
+    EnphaseApiKeyMismatchError,
+    EnphaseAuthError,
+    EnphaseConnectionError,
+    EnphaseError,
+    EnphaseForbiddenError,
+    EnphaseInvalidRequestError,
+    EnphaseNotFoundError,
+    EnphaseRateLimitError,
+    EnphaseResponseError,
+    EnphaseServerError,
+    EnphaseWindowError,
+)
+from .models import (
+    Address,
+    Alarm,
+    AlarmEvent,
+    CellularModem,
+    Device,
+    Devices,
+    EnvoyInvertersSummary,
+    Event,
+    EventType,
+    MicroinverterSummary,
+    Summary,
+    System,
+    SystemsPage,
+)
+
+__all__ = [
+    "API_URL_ENV",
+    "DEFAULT_BASE_URL",
+    "ENDPOINTS",
+    "Address",
+    "Alarm",
+    "AlarmEvent",
+    "CellularModem",
+    "Device",
+    "Devices",
+    "EnphaseApiKeyMismatchError",
+    "EnphaseAuthError",
+    "EnphaseClient",
+    "EnphaseConnectionError",
+    "EnphaseError",
+    "EnphaseForbiddenError",
+    "EnphaseInvalidRequestError",
+    "EnphaseNotFoundError",
+    "EnphaseRateLimitError",
+    "EnphaseResponseError",
+    "EnphaseServerError",
+    "EnphaseWindowError",
+    "EnvoyInvertersSummary",
+    "Event",
+    "EventType",
+    "MicroinverterSummary",
+    "RequestCallback",
+    "RequestRecord",
+    "Summary",
+    "System",
+    "SystemsPage",
+    "TokenProvider",
+    "base_url_from_env",
+]

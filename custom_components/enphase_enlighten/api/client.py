@@ -1,0 +1,582 @@
+"""Async client for the ten System Details endpoints of the Enphase Monitoring API v4."""
+
+from __future__ import annotations
+
+from calendar import monthrange
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+import json
+import logging
+import math
+import os
+import time
+from typing import Any
+
+import aiohttp
+
+from .const import (
+    API_KEY_MISMATCH,
+    API_PREFIX,
+    API_URL_ENV,
+    DEFAULT_BASE_URL,
+    ENDPOINT_ALARMS,
+    ENDPOINT_DEVICES,
+    ENDPOINT_EVENT_TYPES,
+    ENDPOINT_EVENTS,
+    ENDPOINT_INVERTERS_SUMMARY,
+    ENDPOINT_RETRIEVE_SYSTEM_ID,
+    ENDPOINT_SEARCH,
+    ENDPOINT_SUMMARY,
+    ENDPOINT_SYSTEM,
+    ENDPOINT_SYSTEMS,
+    MAX_LOOKBACK_MONTHS,
+    MAX_PAGE_SIZE,
+    MAX_PAGES,
+    MAX_WINDOW,
+)
+from .errors import (
+    EnphaseApiKeyMismatchError,
+    EnphaseAuthError,
+    EnphaseConnectionError,
+    EnphaseError,
+    EnphaseForbiddenError,
+    EnphaseInvalidRequestError,
+    EnphaseNotFoundError,
+    EnphaseRateLimitError,
+    EnphaseResponseError,
+    EnphaseServerError,
+    EnphaseWindowError,
+)
+from .models import (
+    Alarm,
+    Devices,
+    EnvoyInvertersSummary,
+    Event,
+    EventType,
+    MicroinverterSummary,
+    Summary,
+    System,
+    SystemsPage,
+    _as_datetime,
+    _as_int,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+TokenProvider = Callable[[], Awaitable[str]]
+
+# Query values shorter than this (page numbers, sizes, flags) identify nothing and stay readable.
+_MIN_SCRUBBED_LENGTH = 6
+_SCRUBBED = "***"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request made to the Enphase API, for counting against the plan's quota."""
+
+    endpoint: str
+    method: str
+    status: int | None
+    started_at: float
+    duration: float
+
+
+RequestCallback = Callable[[RequestRecord], None]
+
+
+def base_url_from_env() -> str:
+    """Return the API base URL: $ENPHASE_ENLIGHTEN_API_URL when set, else Enphase's own."""
+    value = os.environ.get(API_URL_ENV, "").strip()
+    return value.rstrip("/") if value else DEFAULT_BASE_URL
+
+
+def _months_before(moment: datetime, months: int) -> datetime:
+    """Go back whole calendar months, clamping the day (31 May - 3 months = 28/29 Feb)."""
+    years_back, month_index = divmod(moment.month - 1 - months, 12)
+    year = moment.year + years_back
+    month = month_index + 1
+    day = min(moment.day, monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def _text(value: Any) -> str | None:
+    """Read Enphase's message or details: a string, or a list of strings (405/501 bodies)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        parts = [str(item) for item in value if item is not None]
+        return "; ".join(parts) if parts else None
+    return json.dumps(value)
+
+
+def _is_key_mismatch(*texts: str | None) -> bool:
+    wanted = API_KEY_MISMATCH.replace(" ", "").lower()
+    return any(text and wanted in text.replace(" ", "").lower() for text in texts)
+
+
+class _Scrubber:
+    """Removes secrets (token, key, identifying query values) from text shown to callers."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        # Longest first, so a secret containing another is removed whole.
+        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
+
+    def __call__(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        for secret in self._secrets:
+            text = text.replace(secret, _SCRUBBED)
+        return text
+
+
+class EnphaseClient:
+    """Enphase Monitoring API v4 client: one method per endpoint, typed models and errors.
+
+    The session is the caller's; the client never closes it. Every request, successful or
+    not, is reported to `on_request` so a caller can count it against the plan's quota.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        token_provider: TokenProvider,
+        api_key: str,
+        *,
+        base_url: str | None = None,
+        on_request: RequestCallback | None = None,
+        timeout: float = 30.0,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        """Set up the client; `base_url` None means $ENPHASE_ENLIGHTEN_API_URL or Enphase's."""
+        self._session = session
+        self._token_provider = token_provider
+        self._api_key = api_key
+        self._base_url = (base_url or base_url_from_env()).rstrip("/")
+        self._on_request = on_request
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._now = now
+
+    @property
+    def base_url(self) -> str:
+        """The base URL requests go to (without /api/v4)."""
+        return self._base_url
+
+    # -- systems ---------------------------------------------------------------------------
+
+    async def systems(
+        self, *, page: int = 1, size: int = 10, sort_by: str | None = None
+    ) -> SystemsPage:
+        """Fetch one page of the systems the user can access (GET /systems)."""
+        data = await self._request(
+            ENDPOINT_SYSTEMS,
+            "GET",
+            "/systems",
+            params={"page": page, "size": size, "sort_by": sort_by},
+        )
+        return SystemsPage.from_dict(data)
+
+    async def all_systems(self) -> list[System]:
+        """Fetch every system, walking all pages at the largest page size."""
+        return await self._walk_systems(lambda page: self.systems(page=page, size=MAX_PAGE_SIZE))
+
+    async def search_systems(
+        self,
+        *,
+        ids: Sequence[int] | None = None,
+        name: str | None = None,
+        reference: str | None = None,
+        other_reference: str | None = None,
+        statuses: Sequence[str] | None = None,
+        sort_by: str | None = None,
+        page: int = 1,
+        size: int = MAX_PAGE_SIZE,
+    ) -> SystemsPage:
+        """Search and filter systems (POST /systems/search); filters left None are not sent."""
+        criteria: dict[str, Any] = {}
+        if ids is not None:
+            criteria["ids"] = [int(system_id) for system_id in ids]
+        if name is not None:
+            criteria["name"] = name
+        if reference is not None:
+            criteria["reference"] = reference
+        if other_reference is not None:
+            criteria["other_reference"] = other_reference
+        if statuses is not None:
+            criteria["statuses"] = list(statuses)
+        # Enphase answers 422 "system is missing" without the `system` object, even if empty.
+        body: dict[str, Any] = {"system": criteria}
+        if sort_by is not None:
+            body["sort_by"] = sort_by
+        data = await self._request(
+            ENDPOINT_SEARCH,
+            "POST",
+            "/systems/search",
+            params={"page": page, "size": size},
+            json_body=body,
+        )
+        return SystemsPage.from_dict(data)
+
+    async def search_all_systems(
+        self,
+        *,
+        ids: Sequence[int] | None = None,
+        name: str | None = None,
+        reference: str | None = None,
+        other_reference: str | None = None,
+        statuses: Sequence[str] | None = None,
+        sort_by: str | None = None,
+    ) -> list[System]:
+        """Search systems and walk every page of the result at the largest page size."""
+        return await self._walk_systems(
+            lambda page: self.search_systems(
+                ids=ids,
+                name=name,
+                reference=reference,
+                other_reference=other_reference,
+                statuses=statuses,
+                sort_by=sort_by,
+                page=page,
+                size=MAX_PAGE_SIZE,
+            )
+        )
+
+    async def _walk_systems(
+        self, fetch_page: Callable[[int], Awaitable[SystemsPage]]
+    ) -> list[System]:
+        found: dict[int, System] = {}
+        for page_number in range(1, MAX_PAGES + 1):
+            page = await fetch_page(page_number)
+            new = [item for item in page.systems if item.system_id not in found]
+            for item in new:
+                found[item.system_id] = item
+            # A page adding nothing new also ends the walk: a server ignoring `page` would
+            # otherwise repeat the first page forever.
+            if not new or len(found) >= page.total or len(page.systems) < page.size:
+                break
+        return list(found.values())
+
+    async def system(self, system_id: int) -> System:
+        """Fetch one system (GET /systems/{system_id})."""
+        data = await self._request(ENDPOINT_SYSTEM, "GET", f"/systems/{int(system_id)}")
+        return System.from_dict(data)
+
+    async def summary(self, system_id: int, *, summary_date: date | None = None) -> Summary:
+        """Fetch a system's summary, for today (its local date) or for `summary_date`."""
+        data = await self._request(
+            ENDPOINT_SUMMARY,
+            "GET",
+            f"/systems/{int(system_id)}/summary",
+            params={"summary_date": summary_date.isoformat() if summary_date is not None else None},
+        )
+        return Summary.from_dict(data, system_id=system_id)
+
+    async def devices(self, system_id: int) -> Devices:
+        """Fetch a system's active devices, every kind (GET /systems/{system_id}/devices)."""
+        data = await self._request(ENDPOINT_DEVICES, "GET", f"/systems/{int(system_id)}/devices")
+        return Devices.from_dict(data, system_id=system_id)
+
+    async def retrieve_system_id(self, serial_num: str) -> int:
+        """Find the system id of a gateway (Envoy) by its serial number."""
+        data = await self._request(
+            ENDPOINT_RETRIEVE_SYSTEM_ID,
+            "GET",
+            "/systems/retrieve_system_id",
+            params={"serial_num": serial_num},
+        )
+
+        def parse(body: Any) -> int:
+            system_id = _as_int(body.get("system_id")) if isinstance(body, Mapping) else None
+            if system_id is None:
+                raise EnphaseResponseError(
+                    "Malformed response from the Enphase API: no system_id for the gateway"
+                )
+            return system_id
+
+        return parse(data)
+
+    # -- events and alarms -----------------------------------------------------------------
+
+    async def events(
+        self, system_id: int, start: datetime, end: datetime | None = None
+    ) -> list[Event]:
+        """Fetch a system's events between `start` and `end` (default now), a week per call."""
+        result: list[Event] = []
+        seen: set[tuple[Any, ...]] = set()
+        for window_start, window_end in self._windows(start, end):
+            data = await self._request(
+                ENDPOINT_EVENTS,
+                "GET",
+                f"/systems/{int(system_id)}/events",
+                params={"start_time": window_start, "end_time": window_end},
+            )
+            for event in Event.list_from_response(data, system_id=system_id):
+                # An event spanning two windows comes back from both calls.
+                key = (
+                    event.event_type_id,
+                    event.serial_number,
+                    event.status,
+                    event.start_time,
+                    event.end_time,
+                )
+                if key not in seen:
+                    seen.add(key)
+                    result.append(event)
+        return result
+
+    async def alarms(
+        self,
+        system_id: int,
+        start: datetime,
+        end: datetime | None = None,
+        *,
+        cleared: bool = False,
+    ) -> list[Alarm]:
+        """Fetch a system's active (or, with `cleared`, cleared) alarms, a week per call."""
+        result: list[Alarm] = []
+        seen: set[str] = set()
+        for window_start, window_end in self._windows(start, end):
+            data = await self._request(
+                ENDPOINT_ALARMS,
+                "GET",
+                f"/systems/{int(system_id)}/alarms",
+                params={
+                    "start_time": window_start,
+                    "end_time": window_end,
+                    "cleared": "true" if cleared else "false",
+                },
+            )
+            for alarm in Alarm.list_from_response(data, system_id=system_id, cleared=cleared):
+                if alarm.id not in seen:
+                    seen.add(alarm.id)
+                    result.append(alarm)
+        return result
+
+    def _windows(self, start: datetime, end: datetime | None) -> list[tuple[int, int]]:
+        """Split [start, end] into epoch-second windows Enphase accepts, or raise."""
+        now = datetime.fromtimestamp(self._now(), UTC)
+        if start.tzinfo is None or (end is not None and end.tzinfo is None):
+            raise EnphaseWindowError("Event and alarm windows need timezone-aware datetimes")
+        if end is None:
+            end = now
+        if end < start:
+            raise EnphaseWindowError(
+                f"Event and alarm window ends ({end.isoformat()}) before it starts"
+                f" ({start.isoformat()})"
+            )
+        earliest = _months_before(now, MAX_LOOKBACK_MONTHS)
+        if start < earliest:
+            raise EnphaseWindowError(
+                f"Event and alarm windows cannot start more than {MAX_LOOKBACK_MONTHS} months"
+                f" back (start {start.isoformat()} is before {earliest.isoformat()})"
+            )
+        first = math.floor(start.timestamp())
+        last = math.floor(end.timestamp())
+        step = int(MAX_WINDOW.total_seconds())
+        windows = [(first, min(first + step, last))]
+        while windows[-1][1] < last:
+            window_start = windows[-1][1]
+            windows.append((window_start, min(window_start + step, last)))
+        return windows
+
+    # -- event types and microinverters ----------------------------------------------------
+
+    async def event_types(self, event_type_id: int | None = None) -> list[EventType]:
+        """Fetch every event type, or only `event_type_id` (GET /systems/event_types)."""
+        data = await self._request(
+            ENDPOINT_EVENT_TYPES,
+            "GET",
+            "/systems/event_types",
+            params={"event_type_id": event_type_id},
+        )
+        return EventType.list_from_response(data)
+
+    async def inverters_summary(
+        self, *, site_id: int | None = None, envoy_serial_number: str | None = None
+    ) -> list[EnvoyInvertersSummary]:
+        """Fetch the microinverters of a system or a gateway, walking every page.
+
+        Pages are merged per gateway, so each gateway appears once with all its
+        microinverters.
+        """
+        merged: dict[str | int, EnvoyInvertersSummary] = {}
+        micros_seen: set[str] = set()
+        for page_number in range(1, MAX_PAGES + 1):
+            data = await self._request(
+                ENDPOINT_INVERTERS_SUMMARY,
+                "GET",
+                "/systems/inverters_summary_by_envoy_or_site",
+                params={
+                    "site_id": site_id,
+                    "envoy_serial_number": envoy_serial_number,
+                    "page": page_number,
+                    "size": MAX_PAGE_SIZE,
+                },
+            )
+            envoys = EnvoyInvertersSummary.list_from_response(data)
+            on_page = 0
+            new_micros = 0
+            for envoy in envoys:
+                on_page += len(envoy.micro_inverters)
+                fresh = tuple(
+                    micro
+                    for micro in envoy.micro_inverters
+                    if micro.serial_number is None or micro.serial_number not in micros_seen
+                )
+                micros_seen.update(m.serial_number for m in fresh if m.serial_number is not None)
+                new_micros += len(fresh)
+                key: str | int = envoy.envoy_serial_number or len(merged)
+                merged[key] = _merge_envoy(merged.get(key), envoy, fresh)
+            if on_page < MAX_PAGE_SIZE or new_micros == 0:
+                break
+        return list(merged.values())
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    async def _request(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+    ) -> Any:
+        """Make one request, report it, and return the decoded JSON body or raise."""
+        token = await self._token_provider()
+        query = {key: str(value) for key, value in (params or {}).items() if value is not None}
+        scrub = _Scrubber(
+            [
+                token,
+                self._api_key,
+                *(value for value in query.values() if len(value) >= _MIN_SCRUBBED_LENGTH),
+            ]
+        )
+        headers = {
+            "Authorization": f"Bearer {token}",
+            "key": self._api_key,
+            "Accept": "application/json",
+        }
+        url = f"{self._base_url}{API_PREFIX}{path}"
+        status: int | None = None
+        started_at = self._now()
+        started = time.monotonic()
+        try:
+            async with self._session.request(
+                method,
+                url,
+                params=query or None,
+                json=json_body,
+                headers=headers,
+                timeout=self._timeout,
+            ) as response:
+                status = response.status
+                body = await response.read()
+        except TimeoutError as err:
+            raise EnphaseConnectionError(
+                f"Timed out waiting for the Enphase API ({endpoint})"
+            ) from err
+        except aiohttp.ClientError as err:
+            raise EnphaseConnectionError(
+                f"Cannot reach the Enphase API ({endpoint}: {type(err).__name__})"
+            ) from err
+        finally:
+            self._report(
+                RequestRecord(
+                    endpoint=endpoint,
+                    method=method,
+                    status=status,
+                    started_at=started_at,
+                    duration=time.monotonic() - started,
+                )
+            )
+        _LOGGER.debug("Enphase %s %s: HTTP %s", method, endpoint, status)
+        if 200 <= status < 300:
+            try:
+                return json.loads(body.decode("utf-8"))
+            except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+                raise EnphaseResponseError(
+                    f"Malformed response from the Enphase API ({endpoint}): body is not JSON",
+                    status=status,
+                ) from err
+        raise _error_for(endpoint, status, body, scrub)
+
+    def _report(self, record: RequestRecord) -> None:
+        if self._on_request is None:
+            return
+        try:
+            self._on_request(record)
+        except Exception:
+            # Counting must never turn a good response into a failure.
+            _LOGGER.exception("Enphase request callback failed")
+
+
+def _merge_envoy(
+    existing: EnvoyInvertersSummary | None,
+    envoy: EnvoyInvertersSummary,
+    fresh: tuple[MicroinverterSummary, ...],
+) -> EnvoyInvertersSummary:
+    if existing is None:
+        if len(fresh) == len(envoy.micro_inverters):
+            return envoy
+        existing = EnvoyInvertersSummary(
+            signal_strength=envoy.signal_strength, micro_inverters=(), raw=envoy.raw
+        )
+    micros = existing.micro_inverters + fresh
+    raw = dict(existing.raw)
+    raw["micro_inverters"] = [micro.raw for micro in micros]
+    return EnvoyInvertersSummary(
+        signal_strength=existing.signal_strength
+        if existing.signal_strength is not None
+        else envoy.signal_strength,
+        micro_inverters=micros,
+        raw=raw,
+    )
+
+
+def _error_for(
+    endpoint: str, status: int, body: bytes, scrub: Callable[[str | None], str | None]
+) -> EnphaseError:
+    """Turn a non-2xx response into the typed error a caller can act on."""
+    try:
+        decoded: Any = json.loads(body.decode("utf-8"))
+    except ValueError:
+        decoded = None
+    data: Mapping[str, Any] = decoded if isinstance(decoded, Mapping) else {}
+    message = scrub(_text(data.get("message")))
+    details = scrub(_text(data.get("details")))
+    fields: dict[str, Any] = {"status": status, "message": message, "details": details}
+    where = f" ({endpoint})"
+    if status == 401:
+        if _is_key_mismatch(message, details):
+            return EnphaseApiKeyMismatchError(**fields)
+        return EnphaseAuthError(**fields)
+    if status == 403:
+        return EnphaseForbiddenError(**fields)
+    if status == 404:
+        return EnphaseNotFoundError(**fields)
+    if status == 429:
+        period = _text(data.get("period"))
+        return EnphaseRateLimitError(
+            **fields,
+            period=period.lower() if period else None,
+            period_start=_as_datetime(data.get("period_start")),
+            period_end=_as_datetime(data.get("period_end")),
+            limit=_as_int(data.get("limit")),
+        )
+    if status >= 500:
+        return EnphaseServerError(**fields)
+    if 400 <= status < 500:
+        return EnphaseInvalidRequestError(**fields)
+    return EnphaseResponseError(f"Unexpected HTTP {status} from the Enphase API{where}", **fields)
+
+
+__all__ = [
+    "EnphaseClient",
+    "RequestCallback",
+    "RequestRecord",
+    "TokenProvider",
+    "base_url_from_env",
+]
