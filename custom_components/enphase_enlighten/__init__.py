@@ -1,0 +1,179 @@
+"""The Enphase Enlighten integration: set up and unload a config entry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import ClientError, ClientResponseError
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.config_entry_oauth2_flow import (
+    ImplementationUnavailableError,
+    OAuth2Session,
+    async_get_config_entry_implementation,
+)
+
+from .api import EnphaseClient
+from .const import CONF_API_KEY, CONF_SYSTEMS, DOMAIN
+from .coordinator import (
+    EnphaseAuth,
+    EnphaseConfigEntry,
+    EnphaseEventTypesCoordinator,
+    EnphaseRuntimeData,
+    EnphaseSystemsCoordinator,
+    RateLimitGate,
+    RequestStats,
+    build_system_data,
+    compute_polling_intervals,
+    is_token_rejected,
+    remove_system_device,
+    requests_per_month,
+    selected_system_ids,
+    system_identifier,
+)
+from .entity import system_device_info
+
+_LOGGER = logging.getLogger(__name__)
+
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.EVENT, Platform.SENSOR]
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: EnphaseConfigEntry) -> bool:
+    """Set up an Enphase account from a config entry."""
+    try:
+        implementation = await async_get_config_entry_implementation(hass, entry)
+    except ImplementationUnavailableError as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN, translation_key="oauth2_implementation_unavailable"
+        ) from err
+    session = OAuth2Session(hass, entry, implementation)
+    try:
+        await session.async_ensure_token_valid()
+    except ClientResponseError as err:
+        if is_token_rejected(err):
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="refresh_token_rejected"
+            ) from err
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN, translation_key="token_refresh_failed"
+        ) from err
+    except (ClientError, TimeoutError) as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN, translation_key="token_refresh_failed"
+        ) from err
+
+    auth = EnphaseAuth(hass, session)
+    stats = RequestStats()
+    client = EnphaseClient(
+        async_get_clientsession(hass),
+        auth.async_get_access_token,
+        entry.data[CONF_API_KEY],
+        on_request=stats.record,
+    )
+    system_ids = selected_system_ids(entry)
+    intervals = compute_polling_intervals(requests_per_month(entry), len(system_ids))
+    gate = RateLimitGate()
+    systems = EnphaseSystemsCoordinator(hass, entry, client, auth, gate, intervals.systems)
+    event_types = EnphaseEventTypesCoordinator(
+        hass, entry, client, auth, gate, intervals.event_types
+    )
+    runtime = EnphaseRuntimeData(
+        client=client,
+        auth=auth,
+        gate=gate,
+        stats=stats,
+        intervals=intervals,
+        systems=systems,
+        event_types=event_types,
+    )
+    await systems.async_config_entry_first_refresh()
+    if systems.data is None:
+        # Rate limited before the first answer: nothing is known about the systems yet.
+        raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="rate_limited")
+
+    # Systems that Enphase no longer returns are gone (deleted or access revoked).
+    for system_id in system_ids:
+        if system_id not in systems.data:
+            remove_system_device(hass, entry, system_id)
+    for system_id in systems.data:
+        runtime.system_data[system_id] = build_system_data(hass, entry, runtime, system_id)
+
+    await asyncio.gather(
+        event_types.async_config_entry_first_refresh(),
+        *(
+            coordinator.async_config_entry_first_refresh()
+            for data in runtime.system_data.values()
+            for coordinator in data.coordinators
+        ),
+    )
+    entry.runtime_data = runtime
+    _register_system_devices(hass, entry)
+    entry.async_on_unload(systems.async_add_listener(lambda: _on_systems_update(hass, entry)))
+    selection = entry.options.get(CONF_SYSTEMS)
+
+    async def _async_entry_updated(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
+        # Token refreshes update the entry too; only a new selection of systems reloads.
+        if entry.options.get(CONF_SYSTEMS) != selection:
+            await hass.config_entries.async_reload(entry.entry_id)
+
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+@callback
+def _register_system_devices(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
+    """Create the system devices first, so hardware devices can link to them."""
+    registry = dr.async_get(hass)
+    runtime = entry.runtime_data
+    for system_id in runtime.system_data:
+        registry.async_get_or_create(
+            config_entry_id=entry.entry_id,
+            **system_device_info(system_id, runtime.systems.data.get(system_id)),
+        )
+
+
+@callback
+def _on_systems_update(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
+    """Apply renames, and drop systems Enphase no longer returns."""
+    runtime = entry.runtime_data
+    systems = runtime.systems
+    if not systems.last_update_success or systems.data is None:
+        return
+    registry = dr.async_get(hass)
+    for system_id, data in list(runtime.system_data.items()):
+        system = systems.data.get(system_id)
+        if system is None:
+            for coordinator in data.coordinators:
+                hass.async_create_task(coordinator.async_shutdown())
+            del runtime.system_data[system_id]
+            remove_system_device(hass, entry, system_id)
+            continue
+        device = registry.async_get_device(identifiers={system_identifier(system_id)})
+        if device is not None and system.name and device.name != system.name:
+            registry.async_update_device(device.id, name=system.name)
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: EnphaseConfigEntry) -> bool:
+    """Unload a config entry."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: EnphaseConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Allow deleting a device by hand unless Enphase still lists it."""
+    runtime = entry.runtime_data
+    identifiers = {ident for domain, ident in device.identifiers if domain == DOMAIN}
+    for system_id, data in runtime.system_data.items():
+        if str(system_id) in identifiers:
+            return False
+        if data.devices.data is not None and identifiers & set(data.devices.data.by_serial()):
+            return False
+        if data.inverters.data is not None and identifiers & set(data.inverters.data):
+            return False
+    return True

@@ -1,0 +1,174 @@
+"""Diagnostics for an Enphase entry and its devices, with private data redacted."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components.diagnostics import async_redact_data
+
+from .const import (
+    CONF_API_KEY,
+    CONF_PLAN,
+    CONF_REQUESTS_PER_MINUTE,
+    CONF_REQUESTS_PER_MONTH,
+    CONF_SYSTEMS,
+    DOMAIN,
+)
+
+if TYPE_CHECKING:
+    from homeassistant.core import HomeAssistant
+    from homeassistant.helpers import device_registry as dr
+
+    from .coordinator import EnphaseConfigEntry, EnphaseCoordinator, EnphaseSystemData
+
+TO_REDACT = {
+    # credentials
+    CONF_API_KEY,
+    "access_token",
+    "refresh_token",
+    "client_secret",
+    "client_id",
+    "jti",
+    "enl_uid",
+    "enl_cid",
+    # identity and location
+    "serial_number",
+    "serial_num",
+    "envoy_serial_number",
+    "imei",
+    "address",
+    "city",
+    "state",
+    "postal_code",
+    "nmi",
+    "name",
+    "public_name",
+    "reference",
+    "other_references",
+    "title",
+    "unique_id",
+    "identifiers",
+    "connections",
+    "name_by_user",
+    "grid_profile",
+}
+
+
+def _raw(value: Any) -> Any:
+    """Return the JSON Enphase sent for a model (or a container of models)."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return {str(key): _raw(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_raw(item) for item in value]
+    raw = getattr(value, "raw", None)
+    return dict(raw) if isinstance(raw, Mapping) else value
+
+
+def _coordinator(coordinator: EnphaseCoordinator[Any]) -> dict[str, Any]:
+    return {
+        "last_update_success": coordinator.last_update_success,
+        "last_success_at": (
+            coordinator.last_success_at.isoformat() if coordinator.last_success_at else None
+        ),
+        "update_interval": (
+            coordinator.update_interval.total_seconds() if coordinator.update_interval else None
+        ),
+        "last_exception": repr(coordinator.last_exception) if coordinator.last_exception else None,
+        "data": _raw(coordinator.data),
+    }
+
+
+def _system(data: EnphaseSystemData) -> dict[str, Any]:
+    return {
+        "summary": _coordinator(data.summary),
+        "devices": _coordinator(data.devices),
+        "alarms": _coordinator(data.alarms),
+        "inverters": _coordinator(data.inverters),
+    }
+
+
+def _entry(entry: EnphaseConfigEntry) -> dict[str, Any]:
+    runtime = entry.runtime_data
+    stats = runtime.stats
+    return {
+        "entry": async_redact_data(
+            {
+                "title": entry.title,
+                "unique_id": entry.unique_id,
+                "data": dict(entry.data),
+                "options": dict(entry.options),
+            },
+            TO_REDACT,
+        ),
+        "plan": {
+            "plan": entry.data.get(CONF_PLAN),
+            "requests_per_minute": entry.data.get(CONF_REQUESTS_PER_MINUTE),
+            "requests_per_month": entry.data.get(CONF_REQUESTS_PER_MONTH),
+            "systems": len(entry.options.get(CONF_SYSTEMS, [])),
+            "intervals": {
+                key: value.total_seconds() for key, value in asdict(runtime.intervals).items()
+            },
+            "planned_requests_per_month": round(
+                runtime.intervals.requests_per_month(len(runtime.system_data)), 1
+            ),
+        },
+        "requests": {
+            "total": stats.total,
+            "by_endpoint": dict(stats.by_endpoint),
+            "by_status": dict(stats.by_status),
+            "last": [asdict(record) for record in stats.last],
+        },
+        "rate_limit": {
+            "blocked_until": (
+                runtime.gate.blocked_until.isoformat() if runtime.gate.blocked_until else None
+            ),
+            "period": runtime.gate.period,
+        },
+    }
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: EnphaseConfigEntry
+) -> dict[str, Any]:
+    """Return diagnostics for a config entry."""
+    runtime = entry.runtime_data
+    return {
+        **_entry(entry),
+        "systems": async_redact_data(_coordinator(runtime.systems), TO_REDACT),
+        "event_types": _coordinator(runtime.event_types),
+        "system_data": [
+            async_redact_data(_system(data), TO_REDACT) for data in runtime.system_data.values()
+        ],
+    }
+
+
+async def async_get_device_diagnostics(
+    hass: HomeAssistant, entry: EnphaseConfigEntry, device: dr.DeviceEntry
+) -> dict[str, Any]:
+    """Return diagnostics for one system or piece of hardware."""
+    runtime = entry.runtime_data
+    identifiers = {ident for domain, ident in device.identifiers if domain == DOMAIN}
+    result: dict[str, Any] = {
+        "device": {
+            "model": device.model,
+            "model_id": device.model_id,
+            "sw_version": device.sw_version,
+            "manufacturer": device.manufacturer,
+        }
+    }
+    for system_id, data in runtime.system_data.items():
+        if str(system_id) in identifiers:
+            result["system"] = _system(data)
+            continue
+        inventory = data.devices.data.by_serial() if data.devices.data is not None else {}
+        micros = data.inverters.data or {}
+        for serial in identifiers:
+            if serial in inventory:
+                result["inventory"] = _raw(inventory[serial])
+            if serial in micros:
+                result["inverter_summary"] = _raw(micros[serial])
+    return async_redact_data(result, TO_REDACT)

@@ -1,0 +1,221 @@
+"""Base entities, device info, and adding entities for devices that appear later."""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.core import callback
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .const import DOMAIN
+from .coordinator import (
+    EnphaseConfigEntry,
+    EnphaseCoordinator,
+    EnphaseDevicesCoordinator,
+    EnphaseInvertersCoordinator,
+    system_identifier,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from homeassistant.helpers.entity import Entity, EntityDescription
+    from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+    from .api import Device, MicroinverterSummary, System
+
+MANUFACTURER = "Enphase"
+
+# Device kinds under "devices" and the model shown when Enphase sends none.
+KIND_MODELS: dict[str, str] = {
+    "micros": "Microinverter",
+    "meters": "Meter",
+    "gateways": "IQ Gateway",
+    "q_relays": "IQ Relay",
+    "acbs": "AC Battery",
+    "encharges": "IQ Battery",
+    "enpowers": "IQ System Controller",
+    "ev_chargers": "IQ EV Charger",
+}
+
+
+def system_device_info(system_id: int, system: System | None) -> DeviceInfo:
+    """Return the device info of a system (no address: it is private)."""
+    info = DeviceInfo(
+        identifiers={system_identifier(system_id)},
+        manufacturer=MANUFACTURER,
+        model="Enphase system",
+        name=(system.name if system is not None and system.name else f"Enphase system {system_id}"),
+    )
+    if system is not None and system.attachment_type:
+        info["model_id"] = system.attachment_type
+    return info
+
+
+def current_system(coordinator: EnphaseCoordinator[Any]) -> System | None:
+    """Return the latest details of the coordinator's system, if known."""
+    system_id = getattr(coordinator, "system_id", None)
+    systems = coordinator.config_entry.runtime_data.systems.data
+    if system_id is None or systems is None:
+        return None
+    return systems.get(system_id)
+
+
+def hardware_device_info(system_id: int, device: Device) -> DeviceInfo:
+    """Return the device info of one piece of hardware, keyed by its serial number."""
+    serial = device.serial_number or ""
+    model = device.product_name or device.model or KIND_MODELS.get(device.kind) or device.kind
+    info = DeviceInfo(
+        identifiers={(DOMAIN, serial)},
+        manufacturer=MANUFACTURER,
+        model=model,
+        name=device.name or f"{KIND_MODELS.get(device.kind, device.kind)} {serial}",
+        serial_number=serial,
+        via_device=system_identifier(system_id),
+    )
+    if model_id := (device.sku or device.part_number):
+        info["model_id"] = model_id
+    if device.firmware:
+        info["sw_version"] = device.firmware
+    return info
+
+
+def micro_device_info(system_id: int, micro: MicroinverterSummary) -> DeviceInfo:
+    """Return the device info of a microinverter seen in the inverters summary."""
+    serial = micro.serial_number or ""
+    info = DeviceInfo(
+        identifiers={(DOMAIN, serial)},
+        manufacturer=MANUFACTURER,
+        model=micro.model or KIND_MODELS["micros"],
+        name=f"Microinverter {serial}",
+        serial_number=serial,
+        via_device=system_identifier(system_id),
+    )
+    if model_id := (micro.sku or micro.part_number):
+        info["model_id"] = model_id
+    if micro.proc_load:
+        info["sw_version"] = micro.proc_load
+    return info
+
+
+class EnphaseEntity[CoordinatorT: EnphaseCoordinator[Any]](CoordinatorEntity[CoordinatorT]):
+    """An entity fed by one coordinator, named by its translation key."""
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self,
+        coordinator: CoordinatorT,
+        description: EntityDescription,
+        unique_prefix: str,
+        device_info: DeviceInfo,
+    ) -> None:
+        """Bind the entity to its coordinator and device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self._attr_unique_id = f"{unique_prefix}_{description.key}"
+        self._attr_device_info = device_info
+        if description.translation_key is None:
+            self._attr_translation_key = description.key
+
+
+class EnphaseHardwareEntity(EnphaseEntity[EnphaseDevicesCoordinator]):
+    """An entity of one piece of hardware from a system's device inventory."""
+
+    def __init__(
+        self, coordinator: EnphaseDevicesCoordinator, description: EntityDescription, device: Device
+    ) -> None:
+        """Bind the entity to a piece of hardware (it has a serial number)."""
+        serial = device.serial_number or ""
+        super().__init__(
+            coordinator,
+            description,
+            serial,
+            hardware_device_info(coordinator.system_id, device),
+        )
+        self.serial = serial
+
+    @staticmethod
+    def _find(coordinator: EnphaseDevicesCoordinator, serial: str) -> Device | None:
+        if coordinator.data is None:
+            return None
+        return coordinator.data.by_serial().get(serial)
+
+    @property
+    def device(self) -> Device | None:
+        """Return the hardware's latest data, or None when Enphase no longer lists it."""
+        return self._find(self.coordinator, self.serial)
+
+    @property
+    def available(self) -> bool:
+        """Return False once the hardware is gone from the inventory."""
+        return super().available and self.device is not None
+
+
+class EnphaseMicroEntity(EnphaseEntity[EnphaseInvertersCoordinator]):
+    """An entity of one microinverter from a system's inverters summary."""
+
+    def __init__(
+        self,
+        coordinator: EnphaseInvertersCoordinator,
+        description: EntityDescription,
+        micro: MicroinverterSummary,
+    ) -> None:
+        """Bind the entity to a microinverter (it has a serial number)."""
+        serial = micro.serial_number or ""
+        super().__init__(
+            coordinator, description, serial, micro_device_info(coordinator.system_id, micro)
+        )
+        self.serial = serial
+
+    @property
+    def micro(self) -> MicroinverterSummary | None:
+        """Return the microinverter's latest data, or None when it is no longer listed."""
+        if self.coordinator.data is None:
+            return None
+        return self.coordinator.data.get(self.serial)
+
+    @property
+    def available(self) -> bool:
+        """Return False once the microinverter is gone from the summary."""
+        return super().available and self.micro is not None
+
+
+def hardware_serials(coordinator: EnphaseDevicesCoordinator) -> Iterable[tuple[str, Device]]:
+    """Yield (serial, device) for every listed piece of hardware."""
+    if coordinator.data is None:
+        return ()
+    return coordinator.data.by_serial().items()
+
+
+@callback
+def async_add_entities_when_seen(
+    entry: EnphaseConfigEntry,
+    coordinator: EnphaseCoordinator[Any],
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    factory: Callable[[], Iterable[tuple[str, Callable[[], Entity]]]],
+) -> None:
+    """Add entities now, and whenever the coordinator reports ones not added yet.
+
+    `factory` yields (unique id, constructor) for every entity the current data supports.
+    An entity whose device was removed from the registry is added again if it comes back.
+    """
+    added: set[str] = set()
+
+    @callback
+    def _add_new() -> None:
+        new: list[Entity] = []
+        for unique_id, build in factory():
+            if unique_id in added:
+                continue
+            added.add(unique_id)
+            entity = build()
+            entity.async_on_remove(partial(added.discard, unique_id))
+            new.append(entity)
+        if new:
+            async_add_entities(new)
+
+    _add_new()
+    entry.async_on_unload(coordinator.async_add_listener(_add_new))

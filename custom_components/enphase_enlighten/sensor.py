@@ -1,0 +1,521 @@
+"""Sensors for Enphase systems, their hardware and their microinverters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.components.sensor import (
+    RestoreSensor,
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorExtraStoredData,
+    SensorStateClass,
+)
+from homeassistant.const import EntityCategory, UnitOfEnergy, UnitOfPower
+from homeassistant.core import HomeAssistant, callback
+
+from .coordinator import (
+    EnphaseConfigEntry,
+    EnphaseDevicesCoordinator,
+    EnphaseInvertersCoordinator,
+    EnphaseSummaryCoordinator,
+)
+from .entity import (
+    EnphaseEntity,
+    EnphaseHardwareEntity,
+    EnphaseMicroEntity,
+    async_add_entities_when_seen,
+    current_system,
+    hardware_serials,
+    system_device_info,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from homeassistant.helpers.entity import Entity
+    from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+    from .api import Device, MicroinverterSummary, Summary
+
+# Coordinators do all the fetching; entities only read their data.
+PARALLEL_UPDATES = 0
+
+# System statuses documented by Enphase. "unknown" is left out on purpose: it is shown as
+# Home Assistant's own unknown state. Statuses not listed are kept as they come (see
+# status_options) so no information is lost, just not translated.
+SYSTEM_STATUSES: tuple[str, ...] = (
+    "normal",
+    "comm",
+    "micro",
+    "power",
+    "meter",
+    "meter_issue",
+    "battery",
+    "storage_idle",
+    "enpower",
+    "enpower_issue",
+    "encharge",
+    "encharge_issue",
+    "deactivated",
+    "retired",
+    "not_monitored",
+    "nsr",
+)
+DEVICE_STATUSES: tuple[str, ...] = (
+    "normal",
+    "comm",
+    "power",
+    "error",
+    "warning",
+    "retired",
+    "not_monitored",
+)
+
+
+def normalize_status(status: str | None) -> str | None:
+    """Return a status as a state: lower case, `unknown` and blanks as None."""
+    if status is None:
+        return None
+    value = status.strip().lower().replace(" ", "_")
+    return None if value in {"", "unknown"} else value
+
+
+def status_options(known: tuple[str, ...], current: str | None) -> list[str]:
+    """Return the enum options: the known statuses plus the current one if it is new."""
+    if current is None or current in known:
+        return list(known)
+    return [*known, current]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnphaseSummarySensorDescription(SensorEntityDescription):
+    """A system sensor computed from the system's summary."""
+
+    value_fn: Callable[[Summary], float | int | str | datetime | None]
+    exists_fn: Callable[[Summary], bool] = lambda _summary: True
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnphaseDeviceSensorDescription(SensorEntityDescription):
+    """A hardware sensor computed from a device of the inventory."""
+
+    value_fn: Callable[[Device], float | int | str | datetime | None]
+    exists_fn: Callable[[Device], bool] = lambda _device: True
+    enabled_for_micros: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnphaseMicroSensorDescription(SensorEntityDescription):
+    """A microinverter sensor computed from the inverters summary."""
+
+    value_fn: Callable[[MicroinverterSummary], float | None]
+
+
+def _has_battery(summary: Summary) -> bool:
+    return bool(summary.battery_capacity_wh)
+
+
+SUMMARY_SENSORS: tuple[EnphaseSummarySensorDescription, ...] = (
+    EnphaseSummarySensorDescription(
+        key="current_power",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda summary: summary.current_power,
+    ),
+    EnphaseSummarySensorDescription(
+        key="energy_today",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda summary: summary.energy_today,
+    ),
+    EnphaseSummarySensorDescription(
+        key="system_size",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        suggested_unit_of_measurement=UnitOfPower.KILO_WATT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda summary: summary.size_w,
+    ),
+    EnphaseSummarySensorDescription(
+        key="modules",
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda summary: summary.modules,
+    ),
+    EnphaseSummarySensorDescription(
+        key="status",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(SYSTEM_STATUSES),
+        value_fn=lambda summary: normalize_status(summary.status),
+    ),
+    EnphaseSummarySensorDescription(
+        key="last_report",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda summary: summary.last_report_at,
+    ),
+    EnphaseSummarySensorDescription(
+        key="last_interval_end",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda summary: summary.last_interval_end_at,
+    ),
+    EnphaseSummarySensorDescription(
+        key="battery_capacity",
+        device_class=SensorDeviceClass.ENERGY_STORAGE,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda summary: summary.battery_capacity_wh,
+        exists_fn=_has_battery,
+    ),
+    EnphaseSummarySensorDescription(
+        key="battery_max_charge_power",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda summary: summary.battery_charge_w,
+        exists_fn=lambda summary: _has_battery(summary) or bool(summary.battery_charge_w),
+    ),
+    EnphaseSummarySensorDescription(
+        key="battery_max_discharge_power",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda summary: summary.battery_discharge_w,
+        exists_fn=lambda summary: _has_battery(summary) or bool(summary.battery_discharge_w),
+    ),
+)
+
+LIFETIME_ENERGY = SensorEntityDescription(
+    key="lifetime_energy",
+    device_class=SensorDeviceClass.ENERGY,
+    native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+    suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+    state_class=SensorStateClass.TOTAL_INCREASING,
+)
+
+
+def _plan_end(device: Device) -> datetime | None:
+    return device.cellular_modem.plan_end_date if device.cellular_modem else None
+
+
+DEVICE_SENSORS: tuple[EnphaseDeviceSensorDescription, ...] = (
+    EnphaseDeviceSensorDescription(
+        key="device_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(DEVICE_STATUSES),
+        value_fn=lambda device: normalize_status(device.status),
+        # A system has dozens of microinverters; their problem sensor says enough.
+        enabled_for_micros=False,
+    ),
+    EnphaseDeviceSensorDescription(
+        key="device_last_report",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        value_fn=lambda device: device.last_report_at,
+    ),
+    EnphaseDeviceSensorDescription(
+        key="cellular_plan_end",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=_plan_end,
+        exists_fn=lambda device: _plan_end(device) is not None,
+    ),
+)
+
+MICRO_SENSORS: tuple[EnphaseMicroSensorDescription, ...] = (
+    EnphaseMicroSensorDescription(
+        key="micro_power",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.WATT,
+        state_class=SensorStateClass.MEASUREMENT,
+        value_fn=lambda micro: micro.power_produced,
+    ),
+    EnphaseMicroSensorDescription(
+        key="micro_lifetime_energy",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.WATT_HOUR,
+        suggested_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        value_fn=lambda micro: micro.energy,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: EnphaseConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add sensors for each system, its hardware and its microinverters."""
+    for data in entry.runtime_data.system_data.values():
+        async_add_entities_when_seen(
+            entry, data.summary, async_add_entities, _summary_factory(data.summary)
+        )
+        async_add_entities_when_seen(
+            entry, data.devices, async_add_entities, _device_factory(data.devices)
+        )
+        async_add_entities_when_seen(
+            entry, data.inverters, async_add_entities, _micro_factory(data.inverters)
+        )
+
+
+def _summary_factory(
+    coordinator: EnphaseSummaryCoordinator,
+) -> Callable[[], Iterable[tuple[str, Callable[[], Entity]]]]:
+    def factory() -> Iterable[tuple[str, Callable[[], Entity]]]:
+        prefix = str(coordinator.system_id)
+        yield (
+            f"{prefix}_{LIFETIME_ENERGY.key}",
+            lambda: EnphaseLifetimeEnergySensor(coordinator, LIFETIME_ENERGY),
+        )
+        summary = coordinator.data
+        for description in SUMMARY_SENSORS:
+            # Before the first summary (rate limited at start-up) battery sensors wait.
+            if summary is None and description.key.startswith("battery"):
+                continue
+            if summary is None or description.exists_fn(summary):
+                yield (
+                    f"{prefix}_{description.key}",
+                    partial(EnphaseSummarySensor, coordinator, description),
+                )
+
+    return factory
+
+
+def _device_factory(
+    coordinator: EnphaseDevicesCoordinator,
+) -> Callable[[], Iterable[tuple[str, Callable[[], Entity]]]]:
+    def factory() -> Iterable[tuple[str, Callable[[], Entity]]]:
+        for serial, device in hardware_serials(coordinator):
+            for description in DEVICE_SENSORS:
+                if description.exists_fn(device):
+                    yield (
+                        f"{serial}_{description.key}",
+                        partial(EnphaseDeviceSensor, coordinator, description, device),
+                    )
+
+    return factory
+
+
+def _micro_factory(
+    coordinator: EnphaseInvertersCoordinator,
+) -> Callable[[], Iterable[tuple[str, Callable[[], Entity]]]]:
+    def factory() -> Iterable[tuple[str, Callable[[], Entity]]]:
+        for serial, micro in (coordinator.data or {}).items():
+            for description in MICRO_SENSORS:
+                yield (
+                    f"{serial}_{description.key}",
+                    partial(EnphaseMicroSensor, coordinator, description, micro),
+                )
+
+    return factory
+
+
+class EnphaseSummarySensor(EnphaseEntity[EnphaseSummaryCoordinator], SensorEntity):
+    """A system sensor read from the summary."""
+
+    entity_description: EnphaseSummarySensorDescription
+
+    def __init__(
+        self,
+        coordinator: EnphaseSummaryCoordinator,
+        description: EnphaseSummarySensorDescription,
+    ) -> None:
+        """Create the sensor for a system."""
+        system_id = coordinator.system_id
+        super().__init__(
+            coordinator,
+            description,
+            str(system_id),
+            system_device_info(system_id, current_system(coordinator)),
+        )
+
+    @property
+    def native_value(self) -> float | int | str | datetime | None:
+        """Return the value from the latest summary."""
+        if self.coordinator.data is None:
+            return None
+        return self.entity_description.value_fn(self.coordinator.data)
+
+    @property
+    def options(self) -> list[str] | None:
+        """Return the statuses, including one Enphase added that is not known here."""
+        if self.entity_description.device_class != SensorDeviceClass.ENUM:
+            return None
+        current = self.native_value
+        return status_options(SYSTEM_STATUSES, current if isinstance(current, str) else None)
+
+
+@dataclass
+class LifetimeEnergyExtraData(SensorExtraStoredData):
+    """Stored state of the lifetime energy sensor, so it never steps back on restart."""
+
+    summary_date: str | None
+    base_lifetime: int | None
+    lifetime_stale: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the data to store."""
+        return {
+            **super().as_dict(),
+            "summary_date": self.summary_date,
+            "base_lifetime": self.base_lifetime,
+            "lifetime_stale": self.lifetime_stale,
+        }
+
+
+class LifetimeEnergy:
+    """Total energy produced, from energy_lifetime + energy_today, that never steps back.
+
+    energy_lifetime counts up to the end of the day before summary_date and energy_today
+    counts summary_date. Around the system's local midnight Enphase does not move the two
+    together, in either order:
+    - energy_today restarts for the new date before energy_lifetime has taken in the day
+      that ended: the plain sum drops. Seen as a new summary_date whose sum is below the
+      highest total so far; the total holds until energy_lifetime catches up.
+    - energy_lifetime takes in the day while summary_date and energy_today still show it:
+      the plain sum counts the day twice. Seen as energy_lifetime growing within one
+      summary_date (when it was not catching up), so only the part of energy_today beyond
+      what energy_lifetime already took in is added.
+    """
+
+    def __init__(
+        self,
+        value: float | None = None,
+        summary_date: date | None = None,
+        base_lifetime: int | None = None,
+        lifetime_stale: bool = False,
+    ) -> None:
+        """Start from a restored state, or from nothing."""
+        self.value = value
+        self.summary_date = summary_date
+        self.base_lifetime = base_lifetime
+        self.lifetime_stale = lifetime_stale
+
+    def update(self, summary: Summary) -> float | None:
+        """Take in a summary and return the total (Wh)."""
+        lifetime = summary.energy_lifetime
+        if lifetime is None:
+            return self.value
+        today = summary.energy_today or 0
+        if summary.summary_date != self.summary_date or self.base_lifetime is None:
+            self.summary_date = summary.summary_date
+            self.base_lifetime = lifetime
+            self.lifetime_stale = self.value is not None and lifetime + today < self.value
+        elif lifetime > self.base_lifetime and self.lifetime_stale:
+            # energy_lifetime caught up with the day before; it now matches summary_date.
+            self.base_lifetime = lifetime
+            self.lifetime_stale = False
+        already_counted = max(lifetime - self.base_lifetime, 0)
+        candidate = float(lifetime + max(today - already_counted, 0))
+        if self.value is None or candidate > self.value:
+            self.value = candidate
+        return self.value
+
+
+class EnphaseLifetimeEnergySensor(EnphaseEntity[EnphaseSummaryCoordinator], RestoreSensor):
+    """A system's total energy produced, for the Energy dashboard."""
+
+    def __init__(
+        self, coordinator: EnphaseSummaryCoordinator, description: SensorEntityDescription
+    ) -> None:
+        """Create the sensor for a system."""
+        system_id = coordinator.system_id
+        super().__init__(
+            coordinator,
+            description,
+            str(system_id),
+            system_device_info(system_id, current_system(coordinator)),
+        )
+        self._energy = LifetimeEnergy()
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the highest total seen before the restart."""
+        await super().async_added_to_hass()
+        if (last := await self.async_get_last_extra_data()) is not None:
+            stored = last.as_dict()
+            value = stored.get("native_value")
+            stored_date = stored.get("summary_date")
+            base = stored.get("base_lifetime")
+            self._energy = LifetimeEnergy(
+                float(value) if isinstance(value, (int, float)) else None,
+                date.fromisoformat(stored_date) if isinstance(stored_date, str) else None,
+                base if isinstance(base, int) else None,
+                bool(stored.get("lifetime_stale")),
+            )
+        self._update_from_data()
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        self._update_from_data()
+        super()._handle_coordinator_update()
+
+    def _update_from_data(self) -> None:
+        if self.coordinator.data is not None:
+            self._energy.update(self.coordinator.data)
+        self._attr_native_value = self._energy.value
+
+    @property
+    def extra_restore_state_data(self) -> LifetimeEnergyExtraData:
+        """Return what is needed to go on without stepping back after a restart."""
+        return LifetimeEnergyExtraData(
+            self._energy.value,
+            self.native_unit_of_measurement,
+            self._energy.summary_date.isoformat() if self._energy.summary_date else None,
+            self._energy.base_lifetime,
+            self._energy.lifetime_stale,
+        )
+
+
+class EnphaseDeviceSensor(EnphaseHardwareEntity, SensorEntity):
+    """A sensor of one piece of hardware."""
+
+    entity_description: EnphaseDeviceSensorDescription
+
+    def __init__(
+        self,
+        coordinator: EnphaseDevicesCoordinator,
+        description: EnphaseDeviceSensorDescription,
+        device: Device,
+    ) -> None:
+        """Create the sensor for a piece of hardware."""
+        super().__init__(coordinator, description, device)
+        if device.kind == "micros" and not description.enabled_for_micros:
+            self._attr_entity_registry_enabled_default = False
+
+    @property
+    def native_value(self) -> float | int | str | datetime | None:
+        """Return the value from the latest inventory."""
+        if (device := self.device) is None:
+            return None
+        return self.entity_description.value_fn(device)
+
+    @property
+    def options(self) -> list[str] | None:
+        """Return the statuses, including one Enphase added that is not known here."""
+        if self.entity_description.device_class != SensorDeviceClass.ENUM:
+            return None
+        current = self.native_value
+        return status_options(DEVICE_STATUSES, current if isinstance(current, str) else None)
+
+
+class EnphaseMicroSensor(EnphaseMicroEntity, SensorEntity):
+    """Power or energy of one microinverter."""
+
+    entity_description: EnphaseMicroSensorDescription
+
+    @property
+    def native_value(self) -> float | None:
+        """Return the value from the latest inverters summary."""
+        if (micro := self.micro) is None:
+            return None
+        return self.entity_description.value_fn(micro)
