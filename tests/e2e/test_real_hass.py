@@ -1,0 +1,202 @@
+"""End to end: the simulator and a real `hass` process, set up over HTTP as a person would."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+import socket
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+
+from scripts.demo_bootstrap import (
+    DOMAIN,
+    ROOT,
+    HomeAssistantClient,
+    Processes,
+    bootstrap,
+    prepare_config_dir,
+    start_hass,
+    start_simulator,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+SCENARIO = "battery_ev_home"
+# Units Home Assistant accepts for an energy statistic on the Energy dashboard.
+ENERGY_UNITS = {"Wh", "kWh", "MWh"}
+
+
+@dataclass(slots=True)
+class RealHass:
+    """A running simulator and Home Assistant, and where their output goes."""
+
+    base_url: str
+    api_url: str
+    config_dir: Path
+    processes: Processes
+    hass_log: Path
+    sim_log: Path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def _tail(path: Path, lines: int = 60) -> str:
+    if not path.exists():
+        return f"({path.name} missing)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@pytest.fixture
+def real_hass(
+    tmp_path: Path, request: pytest.FixtureRequest, socket_enabled: None
+) -> Iterator[RealHass]:
+    """Start the simulator and hass on free loopback ports; stop both whatever happens.
+
+    `socket_enabled` lifts the Home Assistant test plugin's socket block; its 127.0.0.1-only
+    allow list stays in force, and the child processes are not affected by it anyway.
+    """
+    sim_port, ha_port = _free_port(), _free_port()
+    config_dir = tmp_path / "config"
+    prepare_config_dir(config_dir, source_config=ROOT / "config" / "configuration.yaml")
+    hass_log, sim_log = tmp_path / "hass.log", tmp_path / "simulator.log"
+    processes = Processes()
+    api_url = f"http://127.0.0.1:{sim_port}"
+    with hass_log.open("wb") as hass_out, sim_log.open("wb") as sim_out:
+        try:
+            processes.add(
+                "simulator",
+                start_simulator(sim_port, scenario=SCENARIO, auto_approve=True, stdout=sim_out),
+            )
+            processes.add(
+                "hass",
+                start_hass(
+                    config_dir, port=ha_port, api_url=api_url, host="127.0.0.1", stdout=hass_out
+                ),
+            )
+            yield RealHass(
+                f"http://127.0.0.1:{ha_port}", api_url, config_dir, processes, hass_log, sim_log
+            )
+        finally:
+            processes.stop()
+            # Shown by pytest only when the test failed.
+            request.node.add_report_section("teardown", "hass output", _tail(hass_log))
+            request.node.add_report_section("teardown", "simulator output", _tail(sim_log, 20))
+
+
+def _number(state: dict[str, Any]) -> float:
+    try:
+        return float(state["state"])
+    except ValueError:
+        pytest.fail(f"{state['entity_id']} is not a number: {state['state']!r}")
+
+
+async def _wait_for_states(
+    client: HomeAssistantClient, entity_ids: set[str], within: float
+) -> dict[str, dict[str, Any]]:
+    """Wait until the first refresh has given every listed entity a state."""
+    deadline = time.monotonic() + within
+    while True:
+        states = {state["entity_id"]: state for state in await client.states()}
+        pending = {
+            entity_id
+            for entity_id in entity_ids
+            if states.get(entity_id, {}).get("state") in (None, "unavailable")
+        }
+        if not pending or time.monotonic() > deadline:
+            return states
+        await asyncio.sleep(1)
+
+
+async def test_real_hass_demo(real_hass: RealHass) -> None:
+    """Onboard, add the integration through its real config flow, and check what a user sees."""
+    entry_id = await bootstrap(
+        real_hass.base_url, add=True, processes=real_hass.processes, within=120
+    )
+    assert entry_id is not None
+
+    async with aiohttp.ClientSession() as session:
+        client = HomeAssistantClient(session, real_hass.base_url)
+        await client.login("demo", "demo-password")
+
+        entries = await client.config_entries()
+        assert [entry["entry_id"] for entry in entries] == [entry_id]
+        assert entries[0]["state"] == "loaded"
+
+        registry = await client.integration_entities()
+        enabled = {entity["entity_id"] for entity in registry if entity["disabled_by"] is None}
+        assert enabled
+        states = await _wait_for_states(client, enabled, within=60)
+
+        # No enabled entity of the integration is unavailable once it has set up.
+        unavailable = sorted(e for e in enabled if states.get(e, {}).get("state") == "unavailable")
+        assert not unavailable, unavailable
+        assert enabled <= states.keys()
+
+        devices = await client.integration_devices(entry_id)
+        systems = [device for device in devices if device["via_device_id"] is None]
+        assert len(systems) >= 1
+        system_ids = {device["id"] for device in systems}
+        system_entities = [entity for entity in registry if entity["device_id"] in system_ids]
+
+        # The system: power, lifetime energy the Energy dashboard can use, status.
+        power = _one(system_entities, "current_power")
+        assert _number(states[power]) >= 0
+        assert states[power]["attributes"]["unit_of_measurement"] in {"W", "kW"}
+
+        lifetime = _one(system_entities, "lifetime_energy")
+        assert _number(states[lifetime]) > 0
+        attributes = states[lifetime]["attributes"]
+        assert attributes["unit_of_measurement"] in ENERGY_UNITS
+        assert attributes["device_class"] == "energy"
+        assert attributes["state_class"] == "total_increasing"
+
+        status = _one(system_entities, "status")
+        assert states[status]["state"] in states[status]["attributes"]["options"]
+
+        # Hardware: microinverters, the gateway and the battery, each under its system and
+        # each with entities.
+        hardware = [device for device in devices if device["via_device_id"] in system_ids]
+        for kind in ("microinverter", "gateway", "battery"):
+            assert any(_is_kind(device, kind) for device in hardware), (kind, hardware)
+        for device in hardware:
+            assert device["serial_number"], device["name"]
+        with_entities = {entity["device_id"] for entity in registry}
+        assert {device["id"] for device in hardware} <= with_entities
+
+        # The Energy dashboard lists the lifetime energy as a sum statistic and accepts it
+        # as solar production without any issue.
+        async with client.websocket() as ws:
+            statistic_ids = await ws.call("recorder/list_statistic_ids", statistic_type="sum")
+        assert lifetime in {item["statistic_id"] for item in statistic_ids}
+        validation = await client.set_solar_source(lifetime)
+        assert validation["energy_sources"] == [[]], validation
+
+    # Nothing the integration logged was an error.
+    errors = [
+        line
+        for line in real_hass.hass_log.read_text(errors="replace").splitlines()
+        if " ERROR " in line and DOMAIN in line
+    ]
+    assert not errors, errors
+
+
+def _one(entities: list[dict[str, Any]], key: str) -> str:
+    """Return the entity id of the one entity whose unique id is <id>_<key>."""
+    (entity_id,) = [
+        entity["entity_id"] for entity in entities if entity["unique_id"].endswith(f"_{key}")
+    ]
+    return str(entity_id)
+
+
+def _is_kind(device: dict[str, Any], kind: str) -> bool:
+    return any(kind in str(device[field]).lower() for field in ("model", "name"))
