@@ -1,0 +1,19 @@
+"""A local Enphase cloud (Monitoring API v4 + OAuth) for tests, benchmarks and the demo."""
+
+from __future__ import annotations
+
+from .clock import SimClock
+from .scenarios import SCENARIOS, Scenario, load_scenario
+from .server import create_app
+from .state import SIM_KEY, Simulator, SimulatorError
+
+__all__ = [
+    "SCENARIOS",
+    "SIM_KEY",
+    "Scenario",
+    "SimClock",
+    "Simulator",
+    "SimulatorError",
+    "create_app",
+    "load_scenario",
+]

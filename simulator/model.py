@@ -1,0 +1,461 @@
+"""Simulated Enphase objects: apps, users, and systems whose data follow the production model."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from .solar import INTERVAL, ProductionModel, local_date, local_day_bounds
+
+BROADBAND_UPLOAD = 900  # seconds between gateway uploads on ethernet/wifi
+CELLULAR_UPLOAD = 6 * 3600  # cellular gateways upload every few hours
+UPLOAD_PROCESSING = 60  # an upload carries intervals that ended at least this long before it
+
+DEVICE_KIND_ORDER = (
+    "micros",
+    "meters",
+    "gateways",
+    "q_relays",
+    "acbs",
+    "encharges",
+    "enpowers",
+    "ev_chargers",
+)
+
+PLAN_LIMITS: dict[str, tuple[int, int]] = {
+    "watt": (10, 1_000),
+    "kilowatt": (50, 50_000),
+    "megawatt": (100, 300_000),
+    "partner": (300, 1_500_000),
+}
+
+
+@dataclass
+class App:
+    """A developer application: OAuth client plus API key, with its plan's limits."""
+
+    client_id: str
+    client_secret: str
+    api_key: str
+    name: str = "Simulated app"
+    plan: str = "watt"
+    per_minute: int = 10
+    per_month: int = 1000
+
+    def set_plan(
+        self, plan: str, per_minute: int | None = None, per_month: int | None = None
+    ) -> None:
+        """Switch plan; ``custom`` (or explicit numbers) sets the limits directly."""
+        plan = plan.lower()
+        if plan in PLAN_LIMITS:
+            self.per_minute, self.per_month = PLAN_LIMITS[plan]
+        elif plan != "custom":
+            raise ValueError(f"unknown plan {plan!r}")
+        self.plan = plan
+        if per_minute is not None:
+            self.per_minute = int(per_minute)
+        if per_month is not None:
+            self.per_month = int(per_month)
+
+    @property
+    def plan_title(self) -> str:
+        """Plan name as Enphase spells it in 429 details."""
+        return self.plan.capitalize()
+
+
+@dataclass
+class User:
+    """An Enlighten user (``enl_uid``) and the systems they may access."""
+
+    user_id: int
+    name: str
+    email: str
+    company_id: str = ""
+    system_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Usage:
+    """Request counters of one API key on the simulated clock."""
+
+    minute_start: int = 0
+    minute_count: int = 0
+    month_start: int = 0
+    month_count: int = 0
+    total: int = 0
+    rejected: int = 0
+
+
+def month_bounds(epoch: float) -> tuple[int, int]:
+    """UTC calendar month containing ``epoch``, as epoch seconds [start, end)."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    start = datetime(moment.year, moment.month, 1, tzinfo=UTC)
+    end = datetime(moment.year + (moment.month == 12), moment.month % 12 + 1, 1, tzinfo=UTC)
+    return int(start.timestamp()), int(end.timestamp())
+
+
+def months_back(epoch: float, months: int) -> float:
+    """``epoch`` moved back by calendar months (day clamped to the month's length)."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    index = moment.year * 12 + moment.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    next_first = date(year + (month == 12), month % 12 + 1, 1)
+    last_day = (next_first - timedelta(days=1)).day
+    return moment.replace(year=year, month=month, day=min(moment.day, last_day)).timestamp()
+
+
+def _public(device: dict[str, Any]) -> dict[str, Any]:
+    return {k: copy.deepcopy(v) for k, v in device.items() if not k.startswith("_")}
+
+
+class SimSystem:
+    """One system: its static description, devices, events and alarms, and its production."""
+
+    def __init__(self, spec: dict[str, Any], created_at: float) -> None:
+        """Build from a scenario system dict; relative event times count from ``created_at``."""
+        spec = copy.deepcopy(spec)
+        self.system_id = int(spec["system_id"])
+        self.devices: dict[str, list[dict[str, Any]]] = spec.pop("devices", {}) or {}
+        events = spec.pop("events", []) or []
+        alarms = spec.pop("alarms", []) or []
+        self.lat = float(spec.pop("lat", 37.0))
+        self.lon = float(spec.pop("lon", -122.0))
+        self.nmi = spec.pop("nmi", None)
+        self.source = spec.pop("source", "microinverters")
+        self.battery: dict[str, int] | None = spec.pop("battery", None)
+        offline_hours = spec.pop("offline_hours", None)
+        upload = spec.pop("upload_interval", None)
+        self.spec = spec
+        self.spec.setdefault("timezone", "UTC")
+        self.spec.setdefault("status", "normal")
+        self.spec.setdefault("connection_type", "ethernet")
+        self.spec.setdefault("operational_at", int(created_at) - 365 * 86400)
+        if upload is None:
+            upload = (
+                CELLULAR_UPLOAD if self.spec["connection_type"] == "cellular" else BROADBAND_UPLOAD
+            )
+        self.upload_interval = int(upload)
+        # Spread systems over the upload period so they do not all report at the same instant.
+        self.upload_phase = (self.system_id * 7919 % (self.upload_interval // 60)) * 60
+        base = int(created_at // 3600 * 3600)
+        self.offline_since: float | None = (
+            base - float(offline_hours) * 3600 if offline_hours is not None else None
+        )
+        self.lifetime_lag = 0  # seconds after local midnight before energy_lifetime rolls over
+        self.events: list[dict[str, Any]] = [self._event_from_spec(e, base) for e in events]
+        self.alarms: list[dict[str, Any]] = [self._alarm_from_spec(a, base) for a in alarms]
+        self.model = ProductionModel(
+            seed=self.system_id,
+            lat=self.lat,
+            lon=self.lon,
+            tz=self.timezone,
+            size_w=self.size_w or 1,
+            operational_at=int(self.spec["operational_at"]),
+        )
+
+    # --- static facts -------------------------------------------------------------------
+    @property
+    def timezone(self) -> str:
+        """IANA timezone of the system."""
+        return str(self.spec["timezone"])
+
+    @property
+    def micros(self) -> list[dict[str, Any]]:
+        """Active microinverters."""
+        return [d for d in self.devices.get("micros", []) if self._is_active(d)]
+
+    @property
+    def size_w(self) -> int:
+        """System size: the sum of the active microinverters' ratings."""
+        return sum(int(d.get("_watts", 300)) for d in self.micros)
+
+    def gateways(self, *, include_retired: bool = False) -> list[dict[str, Any]]:
+        """Gateways of the system (retired ones only on request)."""
+        return [
+            d for d in self.devices.get("gateways", []) if include_retired or self._is_active(d)
+        ]
+
+    @staticmethod
+    def _is_active(device: dict[str, Any]) -> bool:
+        return not device.get("_retired") and device.get("active") not in (False, "false")
+
+    def resize(self, now: float) -> None:
+        """Re-read the size after devices changed; production follows from the next day."""
+        self.model.resize(self.size_w or 1, now)
+
+    # --- upload timing ------------------------------------------------------------------
+    def is_reporting(self, now: float) -> bool:
+        """Tell whether the gateway still uploads at ``now``."""
+        return self.offline_since is None or now < self.offline_since
+
+    def last_upload(self, now: float) -> int:
+        """Epoch of the gateway's last upload at or before ``now``."""
+        if not self.is_reporting(now):
+            now = self.offline_since or now
+        period = self.upload_interval
+        upload = int((now - self.upload_phase) // period * period + self.upload_phase)
+        return max(upload, int(self.spec["operational_at"]))
+
+    def cutoff(self, now: float) -> int:
+        """End of the last 5-minute interval included in the last upload."""
+        upload = self.last_upload(now)
+        return (upload - UPLOAD_PROCESSING) // INTERVAL * INTERVAL
+
+    def data_date(self, now: float) -> date:
+        """Local date of the last uploaded interval: the summary's default date."""
+        return local_date(self.timezone, self.cutoff(now) - 1)
+
+    def status(self, now: float) -> str:
+        """System status; ``comm`` once the gateway stops reporting."""
+        if not self.is_reporting(now) and self.spec["status"] == "normal":
+            return "comm"
+        return str(self.spec["status"])
+
+    def last_energy_at(self, now: float) -> int | None:
+        """End of the last uploaded interval that produced energy."""
+        return self.model.last_energy_interval(self.cutoff(now))
+
+    # --- responses ----------------------------------------------------------------------
+    def system_json(self, now: float, *, style: str = "list") -> dict[str, Any]:
+        """Render the system as /systems (``list``) or /systems/search (``search``) shows it."""
+        spec = self.spec
+        address = dict(spec.get("address") or {})
+        last_report = self.last_upload(now)
+        last_energy = self.last_energy_at(now)
+        if style == "search":
+            address.pop("city", None)
+            body: dict[str, Any] = {
+                "system_id": self.system_id,
+                "name": spec.get("name"),
+                "public_name": spec.get("public_name"),
+                "timezone": spec.get("timezone"),
+                "address": address,
+                "connection_type": spec.get("connection_type"),
+                "status": self.status(now),
+                "last_report_at": last_report,
+                "last_energy_at": last_energy,
+                "operational_at": spec.get("operational_at"),
+                "attachment_type": spec.get("attachment_type"),
+                "interconnect_date": spec.get("interconnect_date"),
+                "energy_lifetime": -1,
+                "energy_today": -1,
+                "system_size": -1,
+            }
+        else:
+            body = {
+                "system_id": self.system_id,
+                "name": spec.get("name"),
+                "public_name": spec.get("public_name"),
+                "timezone": spec.get("timezone"),
+                "address": address,
+                "connection_type": spec.get("connection_type"),
+                "energy_lifetime": -1,
+                "energy_today": -1,
+                "system_size": -1,
+                "status": self.status(now),
+                "last_report_at": last_report,
+                "last_energy_at": last_energy,
+                "operational_at": spec.get("operational_at"),
+                "attachment_type": spec.get("attachment_type"),
+                "interconnect_date": spec.get("interconnect_date"),
+            }
+        if "reference" in spec:
+            body["reference"] = spec["reference"]
+            body["other_references"] = list(spec.get("other_references") or [])
+        return body
+
+    def summary_json(self, now: float, summary_date: date | None = None) -> dict[str, Any]:
+        """Render the summary, energy split into lifetime and today exactly as NOTES.md says."""
+        model = self.model
+        cutoff = self.cutoff(now)
+        data_day = local_date(self.timezone, cutoff - 1)
+        today = local_date(self.timezone, now)
+        explicit = summary_date is not None
+        day = summary_date if summary_date is not None else data_day
+        if day < data_day:
+            energy_today = model.day_total(day)
+            lifetime = model.energy_before(day)
+            day_end = local_day_bounds(self.timezone, day)[1]
+            last_interval = model.last_energy_interval(min(day_end, cutoff))
+        elif day == data_day:
+            energy_today = model.energy_on_day_until(day, cutoff)
+            lifetime = model.energy_before(day)
+            last_interval = model.last_energy_interval(cutoff)
+            midnight = local_day_bounds(self.timezone, day)[0]
+            if self.lifetime_lag and now - midnight < self.lifetime_lag:
+                # Quirk switch: the daily roll-up has not run yet, yesterday is missing.
+                lifetime = model.energy_before(day - timedelta(days=1))
+        else:
+            # A date after the last upload: nothing uploaded for it yet.
+            energy_today = 0
+            lifetime = model.energy_before(data_day) + model.energy_on_day_until(data_day, cutoff)
+            last_interval = model.last_energy_interval(cutoff)
+        past = explicit and day < today
+        body: dict[str, Any] = {
+            "system_id": self.system_id,
+            "current_power": 0 if past or day != data_day else model.interval_power(cutoff),
+            "energy_lifetime": lifetime,
+            "energy_today": energy_today,
+            "last_interval_end_at": last_interval if last_interval is not None else cutoff,
+            "last_report_at": self.last_upload(now),
+            "modules": 0 if past else len(self.micros),
+            "operational_at": self.spec.get("operational_at"),
+            "size_w": 0 if past else self.size_w,
+            "nmi": self.nmi,
+            "source": self.source,
+            "status": self.status(now),
+            "summary_date": day.isoformat(),
+        }
+        if self.battery:
+            body["battery_charge_w"] = int(self.battery.get("charge_w", 0))
+            body["battery_discharge_w"] = int(self.battery.get("discharge_w", 0))
+            body["battery_capacity_wh"] = int(self.battery.get("capacity_wh", 0))
+        return body
+
+    def devices_json(self, now: float) -> dict[str, Any]:
+        """Active devices by kind, in the reference's key order."""
+        report = self.last_upload(now)
+        kinds = [k for k in DEVICE_KIND_ORDER if k in self.devices]
+        kinds += [k for k in self.devices if k not in DEVICE_KIND_ORDER]
+        out: dict[str, list[dict[str, Any]]] = {}
+        for kind in kinds:
+            items = []
+            for device in self.devices[kind]:
+                if not self._is_active(device):
+                    continue
+                public = _public(device)
+                ordered: dict[str, Any] = {"id": public.pop("id", None)}
+                ordered["last_report_at"] = int(device.get("_last_report_at", report))
+                ordered.update(public)
+                items.append(ordered)
+            if items:
+                out[kind] = items
+        return {
+            "system_id": self.system_id,
+            "total_devices": sum(len(v) for v in out.values()),
+            "items": "devices",
+            "devices": out,
+        }
+
+    def micro_summaries(self, now: float) -> list[tuple[str, dict[str, Any]]]:
+        """(envoy serial, microinverter summary) for every active micro, power split by rating."""
+        cutoff = self.cutoff(now)
+        report = self.last_upload(now)
+        day = local_date(self.timezone, cutoff - 1)
+        power = self.model.interval_power(cutoff)
+        produced = self.model.energy_before(day) + self.model.energy_on_day_until(day, cutoff)
+        size = self.size_w or 1
+        default_envoy = next((g["serial_number"] for g in self.gateways()), None)
+        out = []
+        for index, micro in enumerate(self.micros):
+            share = int(micro.get("_watts", 300)) / size
+            micro_power = round(power * share)
+            envoy = micro.get("_envoy") or default_envoy
+            out.append(
+                (
+                    str(envoy),
+                    {
+                        "id": micro.get("id"),
+                        "serial_number": micro.get("serial_number"),
+                        "model": micro.get("model"),
+                        "part_number": micro.get("part_number"),
+                        "sku": micro.get("sku"),
+                        "status": micro.get("status"),
+                        # Both forms appear in the reference: an object, and a bare number.
+                        "power_produced": (
+                            {"value": micro_power, "units": "W", "precision": 0}
+                            if index % 2 == 0
+                            else micro_power
+                        ),
+                        "proc_load": micro.get("_proc_load"),
+                        "param_table": micro.get("_param_table"),
+                        "envoy_serial_number": envoy,
+                        "energy": {"value": round(produced * share), "units": "Wh", "precision": 0},
+                        "grid_profile": micro.get("_grid_profile"),
+                        "last_report_date": int(micro.get("_last_report_at", report)),
+                    },
+                )
+            )
+        return out
+
+    # --- events and alarms ----------------------------------------------------------------
+    @staticmethod
+    def _event_from_spec(spec: dict[str, Any], base: int) -> dict[str, Any]:
+        start = int(spec.get("start", base - float(spec.get("hours_ago", 1)) * 3600))
+        duration = spec.get("duration_h")
+        end = spec.get("end", None if duration is None else start + int(float(duration) * 3600))
+        return {
+            "event_type_id": int(spec["event_type_id"]),
+            "serial_number": spec.get("serial_number"),
+            "start": start,
+            "end": end,
+        }
+
+    @staticmethod
+    def _alarm_from_spec(spec: dict[str, Any], base: int) -> dict[str, Any]:
+        start = int(spec.get("start", base - float(spec.get("hours_ago", 1)) * 3600))
+        duration = spec.get("duration_h")
+        end = spec.get("end", None if duration is None else start + int(float(duration) * 3600))
+        serials = spec.get("serial_numbers") or [spec.get("serial_number")]
+        return {
+            "id": str(spec["id"]),
+            "severity": int(spec.get("severity", 2)),
+            "event_type_id": int(spec["event_type_id"]),
+            "start": start,
+            "end": end,
+            "events": [{"serial_number": s, "start_date": start, "end_date": end} for s in serials],
+        }
+
+    @staticmethod
+    def _overlaps(start: int, end: int | None, lo: int, hi: int) -> bool:
+        return start <= hi and (end is None or end >= lo)
+
+    def events_json(self, now: float, lo: int, hi: int) -> dict[str, Any]:
+        """Events overlapping [lo, hi] that had started by ``now``."""
+        events = []
+        for event in sorted(self.events, key=lambda e: e["start"]):
+            if event["start"] > now or not self._overlaps(event["start"], event["end"], lo, hi):
+                continue
+            closed = event["end"] is not None and event["end"] <= now
+            events.append(
+                {
+                    "status": "Closed" if closed else "Open",
+                    "event_type_id": event["event_type_id"],
+                    "event_start_time": event["start"],
+                    "event_end_time": event["end"] if closed else None,
+                    "serial_number": event["serial_number"],
+                }
+            )
+        return {"events": events, "system_id": self.system_id}
+
+    def alarms_json(self, now: float, lo: int, hi: int, *, cleared: bool) -> dict[str, Any]:
+        """Active (or, with ``cleared``, cleared) alarms overlapping [lo, hi]."""
+        alarms = []
+        for alarm in sorted(self.alarms, key=lambda a: a["start"]):
+            if alarm["start"] > now or not self._overlaps(alarm["start"], alarm["end"], lo, hi):
+                continue
+            is_cleared = alarm["end"] is not None and alarm["end"] <= now
+            if is_cleared != cleared:
+                continue
+            alarms.append(
+                {
+                    "id": alarm["id"],
+                    "cleared": is_cleared,
+                    "severity": alarm["severity"],
+                    "events": [
+                        {
+                            "serial_number": e["serial_number"],
+                            "start_date": e["start_date"],
+                            "end_date": e["end_date"] if is_cleared else None,
+                        }
+                        for e in alarm["events"]
+                    ],
+                    "event_type_id": alarm["event_type_id"],
+                    "alarm_start_time": alarm["start"],
+                    "alarm_end_time": alarm["end"] if is_cleared else None,
+                }
+            )
+        return {"alarms": alarms, "system_id": self.system_id}
