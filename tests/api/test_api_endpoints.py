@@ -400,3 +400,19 @@ async def test_every_endpoint_reports_its_name(
     ]
     assert all(r.started_at == NOW.timestamp() for r in records)
     assert all(r.duration >= 0 for r in records)
+
+
+async def test_search_with_empty_ids_makes_no_request(
+    client: EnphaseClient, fake: FakeEnphase, records: list[RequestRecord]
+) -> None:
+    fake.reply("POST", "/systems/search", fixture="search_page")
+
+    page = await client.search_systems(ids=[])
+    everything = await client.search_all_systems(ids=())
+
+    # Enphase ignores empty filters and would return every system.
+    assert page.systems == []
+    assert (page.total, page.count) == (0, 0)
+    assert everything == []
+    assert fake.received == []
+    assert records == []

@@ -137,6 +137,12 @@ class EnphaseClient:
 
     The session is the caller's; the client never closes it. Every request, successful or
     not, is reported to `on_request` so a caller can count it against the plan's quota.
+    The client never retries: what to do after an error (refresh, wait, give up) is the
+    caller's decision, since every retry spends quota.
+
+        client = EnphaseClient(session, get_token, api_key, on_request=budget.count)
+        for system in await client.all_systems():
+            summary = await client.summary(system.system_id)
     """
 
     def __init__(
@@ -194,9 +200,15 @@ class EnphaseClient:
         page: int = 1,
         size: int = MAX_PAGE_SIZE,
     ) -> SystemsPage:
-        """Search and filter systems (POST /systems/search); filters left None are not sent."""
+        """Search and filter systems (POST /systems/search); filters left None are not sent.
+
+        An empty `ids` matches no system and costs no request: Enphase ignores empty
+        values, so sending it would return every system instead.
+        """
         criteria: dict[str, Any] = {}
         if ids is not None:
+            if not ids:
+                return SystemsPage(total=0, current_page=page, size=size, count=0, systems=[])
             criteria["ids"] = [int(system_id) for system_id in ids]
         if name is not None:
             criteria["name"] = name
@@ -483,6 +495,7 @@ class EnphaseClient:
                 f"Cannot reach the Enphase API ({endpoint}: {type(err).__name__})"
             ) from err
         finally:
+            # Also on cancellation: the request may have reached Enphase and count there.
             self._report(
                 RequestRecord(
                     endpoint=endpoint,
