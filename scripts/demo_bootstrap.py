@@ -155,8 +155,15 @@ def start_hass(
     if extra_env:
         env.update(extra_env)
     args = [sys.executable, "-m", "homeassistant", "--config", str(config_dir), "--skip-pip"]
+    # Run from the config dir: `-m` puts the working directory on sys.path, and the repo's
+    # own custom_components/ must not shadow the config dir's symlink.
     return subprocess.Popen(
-        args, cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True
+        args,
+        cwd=config_dir,
+        env=env,
+        stdout=stdout,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -424,6 +431,41 @@ class HomeAssistantClient:
 
     # -- Energy dashboard -----------------------------------------------------------------------
 
+    async def system_lifetime_energy(self, entry_id: str) -> list[str]:
+        """Return the lifetime energy sensors of the entry's systems (not of single devices).
+
+        Systems are the devices with no parent device; unique ids are <id>_<key>.
+        """
+        systems = {
+            device["id"]
+            for device in await self.integration_devices(entry_id)
+            if device["via_device_id"] is None
+        }
+        return sorted(
+            entity["entity_id"]
+            for entity in await self.integration_entities()
+            if entity["device_id"] in systems
+            and entity["unique_id"].endswith("_lifetime_energy")
+            and entity["disabled_by"] is None
+        )
+
+    async def configure_energy_dashboard(self, entry_id: str, within: float = 30.0) -> str | None:
+        """Show the first system's production on the Energy dashboard unless it has sources.
+
+        Returns the entity used, or None when the dashboard was already set up or the
+        entity did not appear in time.
+        """
+        async with self.websocket() as ws:
+            if (await _energy_prefs(ws)).get("energy_sources"):
+                return None
+        deadline = time.monotonic() + within
+        while not (entity_ids := await self.system_lifetime_energy(entry_id)):
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(1)
+        await self.set_solar_source(entity_ids[0])
+        return entity_ids[0]
+
     async def set_solar_source(self, stat_energy_from: str) -> dict[str, Any]:
         """Use stat_energy_from as the Energy dashboard's solar production; return validation."""
         async with self.websocket() as ws:
@@ -551,6 +593,8 @@ async def bootstrap(
         result = await client.add_integration(plan=plan)
         entry_id = str(result["result"]["entry_id"])
         print(f"Added the integration through its config flow: {result['title']}")
+        if energy := await client.configure_energy_dashboard(entry_id):
+            print(f"Energy dashboard: solar production from {energy}")
         return entry_id
 
 
@@ -594,7 +638,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     api_url = f"http://127.0.0.1:{args.sim_port}"
     base_url = f"http://127.0.0.1:{args.port}"
     processes = Processes()
-    # Ctrl-C and `kill` both end up in the finally clause below.
+    # Ctrl-C and `kill` both end up in the finally clause below (SIGINT explicitly, as a
+    # shell leaves it ignored for a command started in the background).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         processes.add(
