@@ -21,8 +21,8 @@ UPLOAD_INTERVAL = timedelta(minutes=15)
 CELLULAR_UPLOAD_INTERVAL = timedelta(hours=3)
 # Poll this long after an expected upload so that the upload has landed in the cloud.
 UPLOAD_LAG = timedelta(seconds=60)
-# A system without a battery changes nothing at night but its date; a poll or two is enough.
-NIGHT_INTERVAL = timedelta(hours=6)
+# Without a battery nothing changes at night: at most one poll, then the first one at sunrise.
+NIGHT_INTERVAL = timedelta(hours=12)
 # With a battery the night is worth watching, at this multiple of the daylight interval.
 BATTERY_NIGHT_FACTOR = 3.0
 MAX_SUMMARY_INTERVAL = timedelta(hours=12)
@@ -349,18 +349,21 @@ class _SummaryState:
     status: str | None = None
     deltas: deque[float] = field(default_factory=lambda: deque(maxlen=6))
     misses: int = 0
-    expected_upload: bool = False
+    memo: tuple[tuple[Any, ...], datetime] | None = None
 
     @property
     def cadence(self) -> timedelta:
-        """Expected time between uploads: learned from reports, or the connection default."""
-        if len(self.deltas) >= 3 and min(self.deltas) >= 3600:
-            return timedelta(seconds=min(self.deltas))
-        if self.profile.cellular:
-            if self.deltas and min(self.deltas) >= UPLOAD_INTERVAL.total_seconds():
-                return min(CELLULAR_UPLOAD_INTERVAL, timedelta(seconds=min(self.deltas)))
-            return CELLULAR_UPLOAD_INTERVAL
-        return UPLOAD_INTERVAL
+        """Expected time between uploads.
+
+        Broadband gateways upload every 15 minutes. Cellular ones upload every few hours:
+        the shortest gap seen between distinct reports is their cadence (gaps between our
+        polls are multiples of it, so the minimum converges on it).
+        """
+        if not self.profile.cellular:
+            return UPLOAD_INTERVAL
+        if self.deltas:
+            return max(UPLOAD_INTERVAL, timedelta(seconds=min(self.deltas)))
+        return CELLULAR_UPLOAD_INTERVAL
 
     @property
     def has_battery(self) -> bool:
@@ -416,6 +419,7 @@ class RequestPlanner:
         self._owners: dict[str, list[int]] = {}
         self._systems: dict[int, _SummaryState] = {}
         self._sun_cache: dict[tuple[int, date], tuple[datetime, datetime]] = {}
+        self._interval_cache: tuple[tuple[int, int, int], timedelta] | None = None
         self._dirty = False
 
     # ---- persistence -------------------------------------------------------------------
@@ -539,6 +543,8 @@ class RequestPlanner:
         excess = len(self._window) + needed - self.limits.per_minute
         if excess <= 0:
             return now
+        if excess > len(self._window):  # more than a minute's worth: after a full minute
+            return now + MINUTE
         return datetime.fromtimestamp(self._window[excess - 1] + 60, UTC)
 
     def record_rate_limit(
@@ -633,7 +639,7 @@ class RequestPlanner:
             if state.last_report_at is not None and report > state.last_report_at:
                 state.deltas.append((report - state.last_report_at).total_seconds())
             if state.last_report_at is not None and report <= state.last_report_at:
-                if state.expected_upload:
+                if now - report >= state.cadence + UPLOAD_LAG:
                     state.misses += 1
             else:
                 state.misses = 0
@@ -800,18 +806,38 @@ class RequestPlanner:
         return timedelta(seconds=high)
 
     def daylight_interval(self, now: datetime) -> timedelta:
-        """Return the daylight summary interval the remaining budget allows from ``now``."""
+        """Return the daylight summary interval the remaining budget allows from ``now``.
+
+        Re-solved every 15 minutes or when the spendable count moves by 1% of the plan,
+        which keeps the planner cheap yet self-correcting.
+        """
         self._roll(now)
-        _, end = quota_month(now)
-        budget = (
-            self._plannable_total(now) - self._used - self._unaccounted - self._overhead(now, end)
+        spendable = self._plannable_total(now) - self._used - self._unaccounted
+        key = (
+            int(now.timestamp() // UPLOAD_INTERVAL.total_seconds()),
+            spendable * 100 // max(1, self.limits.per_month),
+            hash(tuple(sorted((k, tuple(v)) for k, v in self._owners.items()))),
         )
-        return self._solve_interval(budget, self._spans(now, end))
+        if self._interval_cache is not None and self._interval_cache[0] == key:
+            return self._interval_cache[1]
+        _, end = quota_month(now)
+        budget = spendable - self._overhead(now, end)
+        interval = self._solve_interval(budget, self._spans(now, end))
+        self._interval_cache = (key, interval)
+        return interval
 
     def _summary_when(self, state: _SummaryState, now: datetime, interval: timedelta) -> datetime:
         last = state.last_poll
         if last is None:
             return now
+        key = (last, state.last_report_at, state.misses, interval, state.cadence, state.has_battery)
+        if state.memo is not None and state.memo[0] == key:
+            return state.memo[1]
+        when = self._plan_summary(state, last, interval)
+        state.memo = (key, when)
+        return when
+
+    def _plan_summary(self, state: _SummaryState, last: datetime, interval: timedelta) -> datetime:
         cadence = state.cadence
         if self._in_daylight(state, last):
             step = max(interval, cadence)
