@@ -569,14 +569,20 @@ async def bootstrap(
     *,
     add: bool,
     processes: Processes | None = None,
+    api_url: str | None = None,
     plan: str = "watt",
     within: float = 120.0,
 ) -> str | None:
     """Onboard, create the application credentials and (if add) add the integration.
 
+    With api_url (the simulator), the demo app's plan there is set to `plan` first, so the
+    plan picked in the config flow is the one the simulator enforces.
     Returns the config entry id when the integration is (or already was) added.
     """
     async with aiohttp.ClientSession() as session:
+        if api_url is not None:
+            await wait_for_http(session, f"{api_url}/_sim/clock", within=30, processes=processes)
+            await set_simulator_plan(session, api_url, plan)
         await wait_for_http(
             session, f"{base_url}/api/onboarding", within=within, processes=processes
         )
@@ -598,6 +604,16 @@ async def bootstrap(
         return entry_id
 
 
+async def set_simulator_plan(
+    session: aiohttp.ClientSession, api_url: str, plan: str, api_key: str = SIM_API_KEY
+) -> None:
+    """Put the simulator's demo app on an Enphase plan (its control API)."""
+    async with session.post(
+        f"{api_url}/_sim/plan", json={"api_key": api_key, "plan": plan}
+    ) as resp:
+        _check(resp.status, await resp.text(), "POST /_sim/plan")
+
+
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Start the Enphase simulator and a real Home Assistant set up to use it."
@@ -614,9 +630,22 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="leave the integration un-added, to add it by hand in the browser",
     )
     parser.add_argument(
-        "--reset",
+        "--keep",
         action="store_true",
-        help="forget the previous run: remove everything in the config dir but configuration.yaml",
+        help=(
+            "keep what Home Assistant saved in the config dir last time (by default everything "
+            "but configuration.yaml is removed: the new simulator does not know the old tokens, "
+            "so a kept entry asks to sign in again)"
+        ),
+    )
+    parser.add_argument(
+        "--plan",
+        default="kilowatt",
+        choices=("watt", "kilowatt", "megawatt", "partner"),
+        help=(
+            "Enphase plan of the simulator's demo app, chosen in the config flow too "
+            "(kilowatt: summaries every 15 minutes; watt, the free plan, about every 80)"
+        ),
     )
     parser.add_argument(
         "--host", default=None, help="address Home Assistant binds (default: all interfaces)"
@@ -632,7 +661,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo until Ctrl-C."""
     args = _parse_args(argv)
     config_dir: Path = args.config.resolve()
-    if args.reset and config_dir.exists():
+    if not args.keep and config_dir.exists():
         reset_config_dir(config_dir)
     prepare_config_dir(config_dir)
     api_url = f"http://127.0.0.1:{args.sim_port}"
@@ -651,7 +680,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "Home Assistant",
             start_hass(config_dir, port=args.port, api_url=api_url, host=args.host),
         )
-        asyncio.run(bootstrap(base_url, add=not args.no_add, processes=processes, within=300))
+        asyncio.run(
+            bootstrap(
+                base_url,
+                add=not args.no_add,
+                processes=processes,
+                api_url=api_url,
+                plan=args.plan,
+                within=300,
+            )
+        )
         print()
         print(
             f"Home Assistant: http://localhost:{args.port}  (user {DEMO_USERNAME!r}, password {DEMO_PASSWORD!r})"

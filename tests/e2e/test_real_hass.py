@@ -122,7 +122,11 @@ async def _wait_for_states(
 async def test_real_hass_demo(real_hass: RealHass) -> None:
     """Onboard, add the integration through its real config flow, and check what a user sees."""
     entry_id = await bootstrap(
-        real_hass.base_url, add=True, processes=real_hass.processes, within=120
+        real_hass.base_url,
+        add=True,
+        processes=real_hass.processes,
+        api_url=real_hass.api_url,
+        within=120,
     )
     assert entry_id is not None
 
