@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from homeassistant.config_entries import (
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
-    ConfigEntry,
+    ConfigEntryState,
     ConfigFlowResult,
-    OptionsFlowWithReload,
+    OptionsFlow,
 )
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import config_entry_oauth2_flow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
@@ -28,6 +28,7 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.helpers.update_coordinator import UpdateFailed
 import voluptuous as vol
 
 from .api import (
@@ -56,6 +57,7 @@ from .const import (
     PLAN_WATT,
     PLANS,
 )
+from .coordinator import EnphaseAuth, EnphaseConfigEntry
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -178,23 +180,31 @@ async def _async_resolve_selection(
     return sorted(selected), {}
 
 
-async def _async_entry_token_provider(hass: HomeAssistant, entry: ConfigEntry) -> TokenProvider:
-    """Return a token provider that refreshes the entry's token when it is due.
+async def _async_entry_token_provider(
+    hass: HomeAssistant, entry: EnphaseConfigEntry
+) -> TokenProvider:
+    """Return a token provider for an existing entry, refreshing its token when due.
 
-    The refreshed token (with Enphase's rotated refresh token) is written to the entry by
-    OAuth2Session at once, so a flow that is abandoned afterwards loses nothing.
+    A loaded entry's own refresh path is shared: Enphase rotates refresh tokens, so a
+    second session refreshing at the same moment would be left with a dead one. Either way
+    the new token is written to the entry at once, so an abandoned flow loses nothing.
     """
-    implementation = await config_entry_oauth2_flow.async_get_config_entry_implementation(
-        hass, entry
-    )
-    session = config_entry_oauth2_flow.OAuth2Session(hass, entry, implementation)
+    if entry.state is ConfigEntryState.LOADED:
+        get_access_token = entry.runtime_data.auth.async_get_access_token
+    else:
+        implementation = await config_entry_oauth2_flow.async_get_config_entry_implementation(
+            hass, entry
+        )
+        session = config_entry_oauth2_flow.OAuth2Session(hass, entry, implementation)
+        get_access_token = EnphaseAuth(hass, session).async_get_access_token
 
     async def token_provider() -> str:
         try:
-            await session.async_ensure_token_valid()
-        except aiohttp.ClientResponseError as err:
+            return await get_access_token()
+        except ConfigEntryAuthFailed as err:
             raise ReauthRequiredError from err
-        return cast("str", session.token["access_token"])
+        except UpdateFailed as err:
+            raise EnphaseConnectionError("Could not refresh the Enphase access token") from err
 
     return token_provider
 
@@ -223,7 +233,7 @@ class EnphaseFlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, dom
 
     @staticmethod
     @callback
-    def async_get_options_flow(config_entry: ConfigEntry) -> EnphaseOptionsFlow:
+    def async_get_options_flow(config_entry: EnphaseConfigEntry) -> EnphaseOptionsFlow:
         """Return the options flow (which systems to follow)."""
         return EnphaseOptionsFlow()
 
@@ -400,8 +410,14 @@ def _plan_suggestions(data: Mapping[str, Any]) -> dict[str, Any]:
     return suggested
 
 
-class EnphaseOptionsFlow(OptionsFlowWithReload):
-    """Choose which of the account's systems the entry follows."""
+class EnphaseOptionsFlow(OptionsFlow):
+    """Choose which of the account's systems the entry follows.
+
+    The entry's update listener (in __init__.py) reloads it when the selection changes;
+    OptionsFlowWithReload would refuse to run alongside that listener.
+    """
+
+    config_entry: EnphaseConfigEntry
 
     def __init__(self) -> None:
         """Start without the account's systems; they are read when the form opens."""

@@ -1,0 +1,855 @@
+"""Config flow, reauth, reconfigure and options, driven as Home Assistant does, against the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+from unittest.mock import AsyncMock, patch
+
+import aiohttp
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+import voluptuous as vol
+from yarl import URL
+
+from custom_components.enphase_enlighten.api import EnphaseClient
+from custom_components.enphase_enlighten.const import (
+    CONF_API_KEY,
+    CONF_PLAN,
+    CONF_REQUESTS_PER_MINUTE,
+    CONF_REQUESTS_PER_MONTH,
+    CONF_SYSTEMS,
+    DOMAIN,
+    PLANS,
+)
+
+from .conftest import API_KEY, CLIENT_ID, setup_entry
+
+if TYPE_CHECKING:
+    from homeassistant.config_entries import ConfigFlowResult
+    from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+    from simulator import Simulator
+
+REDIRECT_URI = "https://example.com/auth/external/callback"
+SYSTEM_ID = 698910067
+GATEWAY_SERIAL = "202323054201"
+NEIGHBOUR_USER_ID = 9000001
+OTHER_API_KEY = "sim-other-api-key"
+CONF_SERIAL_NUMBER = "serial_number"
+
+pytestmark = pytest.mark.usefixtures("current_request_with_host", "setup_credentials")
+
+
+@pytest.fixture
+def mock_setup_entry() -> Iterator[AsyncMock]:
+    """Keep the created entries from polling: this module tests the flow only."""
+    with (
+        patch(
+            "custom_components.enphase_enlighten.async_setup_entry", return_value=True
+        ) as mock_setup,
+        patch("custom_components.enphase_enlighten.async_unload_entry", return_value=True),
+    ):
+        yield mock_setup
+
+
+async def _sign_in(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    result: ConfigFlowResult,
+    sim_url: str,
+) -> ConfigFlowResult:
+    """Follow the authorize URL to the simulator and its redirect back to Home Assistant."""
+    assert result["type"] is FlowResultType.EXTERNAL_STEP
+    url = URL(result["url"])
+    assert str(url.with_query(None)) == f"{sim_url}/oauth/authorize"
+    assert url.query["response_type"] == "code"
+    assert url.query["client_id"] == CLIENT_ID
+    assert url.query["redirect_uri"] == REDIRECT_URI
+    assert "scope" not in url.query
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url, allow_redirects=False) as resp,
+    ):
+        assert resp.status == 302
+        location = URL(resp.headers["Location"])
+    assert str(location.with_query(None)) == REDIRECT_URI
+    assert location.query["state"] == url.query["state"]
+    client = await hass_client_no_auth()
+    resp = await client.get(
+        "/auth/external/callback",
+        params={"code": location.query["code"], "state": location.query["state"]},
+    )
+    assert resp.status == 200
+    return await hass.config_entries.flow.async_configure(result["flow_id"])
+
+
+async def _start(
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, sim_url: str
+) -> ConfigFlowResult:
+    """Start a user flow and sign in; return what follows the sign-in."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    return await _sign_in(hass, hass_client_no_auth, result, sim_url)
+
+
+async def _configure(result: ConfigFlowResult, hass: HomeAssistant, **user_input: Any) -> Any:
+    return await hass.config_entries.flow.async_configure(result["flow_id"], user_input)
+
+
+def _suggested(result: ConfigFlowResult, field: str) -> Any:
+    """Return the suggested value of a form field, or None."""
+    schema = result["data_schema"]
+    assert schema is not None
+    for key in schema.schema:
+        if key == field:
+            return (key.description or {}).get("suggested_value")
+    raise AssertionError(f"no field {field}")
+
+
+def _select_options(result: ConfigFlowResult, field: str = CONF_SYSTEMS) -> list[dict[str, str]]:
+    schema = result["data_schema"]
+    assert schema is not None
+    selector = next(value for key, value in schema.schema.items() if key == field)
+    return list(selector.config["options"])
+
+
+def _token_requests(sim: Simulator) -> list[dict[str, Any]]:
+    return [entry for entry in sim.request_log if entry["endpoint"] == "token"]
+
+
+# --- the whole flow ------------------------------------------------------------------
+
+
+async def test_full_flow(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim: Simulator,
+    sim_url: str,
+    mock_setup_entry: AsyncMock,
+) -> None:
+    """Sign in, API key, systems, plan: one entry exactly per the data contract."""
+    result = await _start(hass, hass_client_no_auth, sim_url)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "api_key"
+    assert result["description_placeholders"] == {
+        "developer_url": "https://developer-v4.enphase.com"
+    }
+    # The code exchange went with Basic auth (the simulator refuses anything else) and
+    # its grant parameters in the query string, with nothing else there.
+    (token_request,) = _token_requests(sim)
+    assert token_request["status"] == 200
+    assert token_request["method"] == "POST"
+    assert token_request["query"] == {
+        "grant_type": "authorization_code",
+        "redirect_uri": REDIRECT_URI,
+    }
+    # Nothing is stored and nothing is checked before the key is known.
+    assert hass.config_entries.async_entries(DOMAIN) == []
+    assert [entry["endpoint"] for entry in sim.request_log] == ["token"]
+
+    result = await _configure(result, hass, api_key=f"  {API_KEY} ")
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "systems"
+    assert _select_options(result) == [
+        {"value": str(SYSTEM_ID), "label": f"Sunny Cottage ({SYSTEM_ID})"}
+    ]
+    # A homeowner's only system comes ticked.
+    assert _suggested(result, CONF_SYSTEMS) == [str(SYSTEM_ID)]
+    systems_requests = [entry for entry in sim.request_log if entry["endpoint"] == "systems"]
+    assert len(systems_requests) == 1
+    assert systems_requests[0]["api_key"] == API_KEY[:8]
+
+    result = await _configure(result, hass, systems=[str(SYSTEM_ID)])
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "plan"
+
+    result = await _configure(result, hass, plan="watt")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Sunny Cottage"
+    entry = result["result"]
+    assert entry.unique_id == str(sim.default_user_id)
+    token = entry.data["token"]
+    assert token["enl_uid"] == sim.default_user_id
+    assert token["refresh_token"] in sim.refresh_tokens
+    assert token["access_token"] in sim.access_tokens
+    assert "expires_at" in token
+    assert entry.data == {
+        "auth_implementation": DOMAIN,
+        "token": token,
+        CONF_API_KEY: API_KEY,
+        CONF_PLAN: "watt",
+        CONF_REQUESTS_PER_MINUTE: 10,
+        CONF_REQUESTS_PER_MONTH: 1000,
+    }
+    assert entry.options == {CONF_SYSTEMS: [SYSTEM_ID]}
+    assert len(mock_setup_entry.mock_calls) == 1
+
+
+@pytest.mark.parametrize("sim_scenario", ["installer_28"])
+async def test_installer_account_lists_every_system(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim: Simulator,
+    sim_url: str,
+    mock_setup_entry: AsyncMock,
+) -> None:
+    """Every system of an installer account is offered, none ticked, no address shown."""
+    sim.set_plan(api_key=API_KEY, plan="partner")
+    result = await _start(hass, hass_client_no_auth, sim_url)
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["step_id"] == "systems"
+    options = _select_options(result)
+    assert sorted(int(option["value"]) for option in options) == sorted(sim.system_ids)
+    assert len(options) == 28
+    assert _suggested(result, CONF_SYSTEMS) == []
+    # Labels are the names the owner gave (which may say anything) and the id; the flow
+    # adds nothing from the address.
+    for option in options:
+        system = sim.system(int(option["value"]))
+        assert option["label"] == f"{system.spec['name']} ({system.system_id})"
+        assert system.spec["address"]["postal_code"] not in option["label"]
+
+    chosen = [options[0]["value"], options[5]["value"]]
+    result = await _configure(result, hass, systems=chosen)
+    result = await _configure(result, hass, plan="partner")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Enphase Enlighten"
+    assert result["result"].options == {CONF_SYSTEMS: sorted(int(value) for value in chosen)}
+    assert result["result"].data[CONF_REQUESTS_PER_MONTH] == 1_500_000
+
+
+# --- sign-in problems ----------------------------------------------------------------
+
+
+async def test_already_configured(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+) -> None:
+    """A second entry for the same Enphase account aborts right after the sign-in."""
+    config_entry.add_to_hass(hass)
+    result = await _start(hass, hass_client_no_auth, sim_url)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert [entry["endpoint"] for entry in sim.request_log] == ["token"]
+
+
+async def test_token_response_without_account_id(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim: Simulator,
+    sim_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without enl_uid the account cannot be told apart: abort with a reason."""
+    issue_tokens = sim.issue_tokens
+
+    def issue_without_uid(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        token = issue_tokens(*args, **kwargs)
+        del token["enl_uid"]
+        return token
+
+    monkeypatch.setattr(sim, "issue_tokens", issue_without_uid)
+    result = await _start(hass, hass_client_no_auth, sim_url)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "missing_account_id"
+
+
+@pytest.mark.parametrize(("status", "reason"), [(401, "oauth_unauthorized"), (500, "oauth_failed")])
+async def test_token_exchange_fails(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim: Simulator,
+    sim_url: str,
+    status: int,
+    reason: str,
+) -> None:
+    """A refused or failing code exchange aborts without storing anything."""
+    sim.fail_next(1, status, endpoint="token")
+    result = await _start(hass, hass_client_no_auth, sim_url)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == reason
+    assert hass.config_entries.async_entries(DOMAIN) == []
+
+
+# --- the API key step ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("api_key", "fault", "error"),
+    [
+        ("not-a-key", None, "invalid_api_key"),
+        (API_KEY, 401, "invalid_api_key"),
+        (OTHER_API_KEY, None, "api_key_mismatch"),
+        (API_KEY, 429, "quota_exceeded"),
+        (API_KEY, 500, "cannot_connect"),
+        (API_KEY, 503, "cannot_connect"),
+        (API_KEY, 403, "unknown"),
+    ],
+)
+async def test_api_key_errors_then_retry(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim: Simulator,
+    sim_url: str,
+    mock_setup_entry: AsyncMock,
+    api_key: str,
+    fault: int | None,
+    error: str,
+) -> None:
+    """Each failure of the key check has its own message and the user can retry."""
+    result = await _start(hass, hass_client_no_auth, sim_url)
+    if fault is not None:
+        sim.fail_next(1, fault, endpoint="systems")
+    result = await _configure(result, hass, api_key=api_key)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "api_key"
+    assert result["errors"] == {"base": error}
+    assert _suggested(result, CONF_API_KEY) == api_key
+    assert hass.config_entries.async_entries(DOMAIN) == []
+
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["step_id"] == "systems"
+
+
+async def test_api_key_cannot_connect(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    unused_tcp_port: int,
+) -> None:
+    """No answer at all from Enphase is "cannot connect", and a retry works."""
+    result = await _start(hass, hass_client_no_auth, sim_url)
+    monkeypatch.setenv("ENPHASE_ENLIGHTEN_API_URL", f"http://127.0.0.1:{unused_tcp_port}")
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["errors"] == {"base": "cannot_connect"}
+
+    monkeypatch.setenv("ENPHASE_ENLIGHTEN_API_URL", sim_url)
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["step_id"] == "systems"
+
+
+async def test_api_key_unexpected_error(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim_url: str,
+) -> None:
+    """A bug-level error is reported as unexpected, not as a crash."""
+    result = await _start(hass, hass_client_no_auth, sim_url)
+    with patch.object(EnphaseClient, "all_systems", side_effect=RuntimeError("boom")):
+        result = await _configure(result, hass, api_key=API_KEY)
+    assert result["errors"] == {"base": "unknown"}
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["step_id"] == "systems"
+
+
+async def test_account_without_systems(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim: Simulator,
+    sim_url: str,
+) -> None:
+    """An account with no systems cannot go further; adding one lets the user go on."""
+    sim.users[sim.default_user_id].system_ids.clear()
+    result = await _start(hass, hass_client_no_auth, sim_url)
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["errors"] == {"base": "no_systems"}
+
+    sim.users[sim.default_user_id].system_ids.append(SYSTEM_ID)
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["step_id"] == "systems"
+
+
+# --- the systems step ----------------------------------------------------------------
+
+
+async def _systems_step(
+    hass: HomeAssistant, hass_client_no_auth: ClientSessionGenerator, sim_url: str
+) -> ConfigFlowResult:
+    result = await _start(hass, hass_client_no_auth, sim_url)
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["step_id"] == "systems"
+    return result
+
+
+async def test_systems_by_gateway_serial(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim: Simulator,
+    sim_url: str,
+    mock_setup_entry: AsyncMock,
+) -> None:
+    """Nothing chosen is refused; an unknown serial is refused on its field; a known one works."""
+    result = await _systems_step(hass, hass_client_no_auth, sim_url)
+
+    result = await _configure(result, hass, systems=[])
+    assert result["errors"] == {"base": "no_systems_selected"}
+
+    result = await _configure(result, hass, systems=[], serial_number="999999999999")
+    assert result["errors"] == {CONF_SERIAL_NUMBER: "serial_not_found"}
+    assert _suggested(result, CONF_SERIAL_NUMBER) == "999999999999"
+
+    # A serial number that is not even well-formed for Enphase (422) is not found either.
+    result = await _configure(result, hass, systems=[], serial_number=" ")
+    assert result["errors"] == {"base": "no_systems_selected"}
+
+    result = await _configure(result, hass, systems=[], serial_number=f" {GATEWAY_SERIAL} ")
+    assert result["step_id"] == "plan"
+    lookups = [entry for entry in sim.request_log if entry["endpoint"] == "retrieve_system_id"]
+    assert [entry["status"] for entry in lookups] == [404, 200]
+
+    result = await _configure(result, hass, plan="watt")
+    assert result["result"].options == {CONF_SYSTEMS: [SYSTEM_ID]}
+
+
+@pytest.mark.parametrize(
+    ("status", "errors"),
+    [
+        (403, {CONF_SERIAL_NUMBER: "serial_not_found"}),
+        (422, {CONF_SERIAL_NUMBER: "serial_not_found"}),
+        (429, {"base": "quota_exceeded"}),
+        (500, {"base": "cannot_connect"}),
+    ],
+)
+async def test_serial_lookup_errors(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim: Simulator,
+    sim_url: str,
+    status: int,
+    errors: dict[str, str],
+) -> None:
+    """Lookup failures are shown on the form and the lookup can be retried."""
+    result = await _systems_step(hass, hass_client_no_auth, sim_url)
+    sim.fail_next(1, status, endpoint="retrieve_system_id")
+    result = await _configure(result, hass, serial_number=GATEWAY_SERIAL)
+    assert result["step_id"] == "systems"
+    assert result["errors"] == errors
+
+    result = await _configure(result, hass, serial_number=GATEWAY_SERIAL)
+    assert result["step_id"] == "plan"
+
+
+async def test_serial_lookup_unexpected_error(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim_url: str,
+) -> None:
+    """A bug-level error in the lookup is reported as unexpected."""
+    result = await _systems_step(hass, hass_client_no_auth, sim_url)
+    with patch.object(EnphaseClient, "retrieve_system_id", side_effect=RuntimeError("boom")):
+        result = await _configure(result, hass, serial_number=GATEWAY_SERIAL)
+    assert result["errors"] == {"base": "unknown"}
+
+
+# --- the plan step -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("plan", list(PLANS))
+async def test_named_plans(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim_url: str,
+    mock_setup_entry: AsyncMock,
+    plan: str,
+) -> None:
+    """A named plan stores its own limits, whatever was typed in the custom fields."""
+    result = await _systems_step(hass, hass_client_no_auth, sim_url)
+    result = await _configure(result, hass, systems=[str(SYSTEM_ID)])
+    result = await _configure(result, hass, plan=plan, requests_per_minute=1, requests_per_month=2)
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    per_minute, per_month = PLANS[plan]
+    assert result["data"][CONF_PLAN] == plan
+    assert result["data"][CONF_REQUESTS_PER_MINUTE] == per_minute
+    assert result["data"][CONF_REQUESTS_PER_MONTH] == per_month
+
+
+async def test_custom_plan_validation(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim_url: str,
+    mock_setup_entry: AsyncMock,
+) -> None:
+    """Custom limits must both be given, per minute no larger than per month."""
+    result = await _systems_step(hass, hass_client_no_auth, sim_url)
+    result = await _configure(result, hass, systems=[str(SYSTEM_ID)])
+
+    result = await _configure(result, hass, plan="custom")
+    assert result["step_id"] == "plan"
+    assert result["errors"] == {
+        CONF_REQUESTS_PER_MINUTE: "limit_required",
+        CONF_REQUESTS_PER_MONTH: "limit_required",
+    }
+
+    result = await _configure(result, hass, plan="custom", requests_per_minute=20)
+    assert result["errors"] == {CONF_REQUESTS_PER_MONTH: "limit_required"}
+    assert _suggested(result, CONF_REQUESTS_PER_MINUTE) == 20
+
+    result = await _configure(
+        result, hass, plan="custom", requests_per_minute=200, requests_per_month=100
+    )
+    assert result["errors"] == {"base": "minute_above_month"}
+
+    with pytest.raises(vol.Invalid):
+        await _configure(result, hass, plan="custom", requests_per_minute=0, requests_per_month=100)
+
+    result = await _configure(
+        result, hass, plan="custom", requests_per_minute=20.0, requests_per_month=5000
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_PLAN] == "custom"
+    assert result["data"][CONF_REQUESTS_PER_MINUTE] == 20
+    assert result["data"][CONF_REQUESTS_PER_MONTH] == 5000
+    assert isinstance(result["data"][CONF_REQUESTS_PER_MINUTE], int)
+
+
+# --- reauthentication ----------------------------------------------------------------
+
+
+async def test_reauth(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+    mock_setup_entry: AsyncMock,
+) -> None:
+    """Signing in again keeps the entry and stores the new token after checking the key."""
+    config_entry.add_to_hass(hass)
+    old_token = dict(config_entry.data["token"])
+    result = await config_entry.start_reauth_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "reauth_confirm"
+    assert result["description_placeholders"] == {"name": config_entry.title}
+
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await _sign_in(hass, hass_client_no_auth, result, sim_url)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+
+    token = config_entry.data["token"]
+    assert token["access_token"] != old_token["access_token"]
+    assert token["refresh_token"] != old_token["refresh_token"]
+    assert token["refresh_token"] in sim.refresh_tokens
+    assert config_entry.data[CONF_API_KEY] == API_KEY
+    assert config_entry.options == {CONF_SYSTEMS: sim.system_ids}
+    assert len(hass.config_entries.async_entries(DOMAIN)) == 1
+    # The stored key was re-checked with the new token before anything was saved.
+    assert [entry["endpoint"] for entry in sim.request_log] == ["token", "systems"]
+
+
+async def test_reauth_wrong_account(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+) -> None:
+    """Signing in to another Enphase account is refused and changes nothing."""
+    config_entry.add_to_hass(hass)
+    data = dict(config_entry.data)
+    sim.auto_approve_user_id = NEIGHBOUR_USER_ID
+    result = await config_entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await _sign_in(hass, hass_client_no_auth, result, sim_url)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_account"
+    assert dict(config_entry.data) == data
+    assert config_entry.unique_id == str(sim.default_user_id)
+
+
+async def test_reauth_with_a_key_that_no_longer_fits(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+    mock_setup_entry: AsyncMock,
+) -> None:
+    """When the stored key fails with the new sign-in, the key form asks for the right one."""
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, CONF_API_KEY: OTHER_API_KEY}
+    )
+    result = await config_entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await _sign_in(hass, hass_client_no_auth, result, sim_url)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "api_key"
+    assert result["errors"] == {"base": "api_key_mismatch"}
+
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert config_entry.data[CONF_API_KEY] == API_KEY
+
+
+# --- reconfigure ---------------------------------------------------------------------
+
+
+def _expire_token(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, "token": {**entry.data["token"], "expires_at": 0}}
+    )
+
+
+async def test_reconfigure(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+    mock_setup_entry: AsyncMock,
+) -> None:
+    """The key is re-checked (a wrong one refused) and the plan changed; the entry reloads."""
+    config_entry.add_to_hass(hass)
+    token = dict(config_entry.data["token"])
+    result = await config_entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "api_key"
+    assert _suggested(result, CONF_API_KEY) == API_KEY
+
+    result = await _configure(result, hass, api_key=OTHER_API_KEY)
+    assert result["errors"] == {"base": "api_key_mismatch"}
+
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["step_id"] == "plan"
+    assert _suggested(result, CONF_PLAN) == "watt"
+    assert _suggested(result, CONF_REQUESTS_PER_MINUTE) is None
+
+    result = await _configure(result, hass, plan="kilowatt")
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert config_entry.data == {
+        "auth_implementation": DOMAIN,
+        "token": token,
+        CONF_API_KEY: API_KEY,
+        CONF_PLAN: "kilowatt",
+        CONF_REQUESTS_PER_MINUTE: 50,
+        CONF_REQUESTS_PER_MONTH: 50_000,
+    }
+    assert len(mock_setup_entry.mock_calls) == 1
+
+
+async def test_reconfigure_custom_plan_and_rotated_token(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+    mock_setup_entry: AsyncMock,
+) -> None:
+    """An expired token is refreshed, and the rotated refresh token is kept in the entry."""
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry,
+        data={
+            **config_entry.data,
+            CONF_PLAN: "custom",
+            CONF_REQUESTS_PER_MINUTE: 7,
+            CONF_REQUESTS_PER_MONTH: 700,
+        },
+    )
+    _expire_token(hass, config_entry)
+    old_refresh = config_entry.data["token"]["refresh_token"]
+
+    result = await config_entry.start_reconfigure_flow(hass)
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["step_id"] == "plan"
+    assert _suggested(result, CONF_PLAN) == "custom"
+    assert _suggested(result, CONF_REQUESTS_PER_MINUTE) == 7
+    assert _suggested(result, CONF_REQUESTS_PER_MONTH) == 700
+
+    new_token = config_entry.data["token"]
+    assert new_token["refresh_token"] != old_refresh
+    assert sim.refresh_tokens[old_refresh].used
+    assert new_token["refresh_token"] in sim.refresh_tokens
+    (refresh,) = _token_requests(sim)
+    assert refresh["query"] == {"grant_type": "refresh_token"}
+
+    result = await _configure(
+        result, hass, plan="custom", requests_per_minute=8, requests_per_month=800
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert config_entry.data["token"] == new_token
+    assert config_entry.data[CONF_REQUESTS_PER_MINUTE] == 8
+    assert config_entry.data[CONF_REQUESTS_PER_MONTH] == 800
+
+
+async def test_reconfigure_refresh_token_rejected(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+) -> None:
+    """A rejected refresh token cannot be fixed here: abort and point to reauthentication."""
+    config_entry.add_to_hass(hass)
+    _expire_token(hass, config_entry)
+    sim.revoke_refresh_token(config_entry.data["token"]["refresh_token"])
+    result = await config_entry.start_reconfigure_flow(hass)
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_required"
+
+
+async def test_reconfigure_token_endpoint_down(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+    mock_setup_entry: AsyncMock,
+) -> None:
+    """A token endpoint that fails (5xx) is "cannot connect", and a retry works."""
+    config_entry.add_to_hass(hass)
+    _expire_token(hass, config_entry)
+    sim.fail_next(1, 500, endpoint="token")
+    result = await config_entry.start_reconfigure_flow(hass)
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["step_id"] == "plan"
+
+
+async def test_reconfigure_loaded_entry(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+) -> None:
+    """A loaded entry shares its refresh path with the flow, then reloads with the new plan."""
+    sim.set_plan(api_key=API_KEY, plan="partner")
+    await setup_entry(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.LOADED
+    runtime = config_entry.runtime_data
+    _expire_token(hass, config_entry)
+    old_refresh = config_entry.data["token"]["refresh_token"]
+    sim.clear_request_log()
+
+    with patch.object(
+        runtime.auth, "async_get_access_token", wraps=runtime.auth.async_get_access_token
+    ) as get_token:
+        result = await config_entry.start_reconfigure_flow(hass)
+        result = await _configure(result, hass, api_key=API_KEY)
+    assert get_token.await_count == 1
+    assert config_entry.data["token"]["refresh_token"] != old_refresh
+    assert len(_token_requests(sim)) == 1
+
+    result = await _configure(result, hass, plan="partner")
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert config_entry.runtime_data is not runtime
+    assert config_entry.data[CONF_PLAN] == "partner"
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+
+
+# --- options -------------------------------------------------------------------------
+
+
+async def test_options(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+    mock_setup_entry: AsyncMock,
+) -> None:
+    """The account's systems are offered, the current ones ticked; the choice is stored."""
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(config_entry, options={CONF_SYSTEMS: [SYSTEM_ID, 1]})
+    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "init"
+    # A selected system the account no longer lists stays visible, so it can be unticked.
+    assert _select_options(result) == [
+        {"value": str(SYSTEM_ID), "label": f"Sunny Cottage ({SYSTEM_ID})"},
+        {"value": "1", "label": "1"},
+    ]
+    assert _suggested(result, CONF_SYSTEMS) == [str(SYSTEM_ID), "1"]
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_SYSTEMS: []}
+    )
+    assert result["errors"] == {"base": "no_systems_selected"}
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_SYSTEMS: [], CONF_SERIAL_NUMBER: "999999999999"}
+    )
+    assert result["errors"] == {CONF_SERIAL_NUMBER: "serial_not_found"}
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_SYSTEMS: [], CONF_SERIAL_NUMBER: GATEWAY_SERIAL}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert config_entry.options == {CONF_SYSTEMS: [SYSTEM_ID]}
+    # One systems listing and two lookups; the listing was not repeated on each submit.
+    endpoints = [entry["endpoint"] for entry in sim.request_log]
+    assert endpoints == ["systems", "retrieve_system_id", "retrieve_system_id"]
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [(500, "cannot_connect"), (429, "quota_exceeded"), (401, "invalid_api_key")],
+)
+async def test_options_cannot_list_systems(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+    fault: int,
+    reason: str,
+) -> None:
+    """Without the account's systems there is nothing to choose from: abort with why."""
+    config_entry.add_to_hass(hass)
+    sim.fail_next(1, fault, endpoint="systems")
+    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == reason
+
+
+async def test_options_refresh_token_rejected(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+) -> None:
+    """A rejected refresh token aborts the options flow and points to reauthentication."""
+    config_entry.add_to_hass(hass)
+    _expire_token(hass, config_entry)
+    sim.revoke_refresh_token(config_entry.data["token"]["refresh_token"])
+    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_required"
+
+
+@pytest.mark.parametrize("sim_scenario", ["installer_28"])
+async def test_options_change_reloads_loaded_entry(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+) -> None:
+    """A new selection reloads the entry with the chosen systems."""
+    sim.set_plan(api_key=API_KEY, plan="partner")
+    first, second, *_ = sorted(sim.system_ids)
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(config_entry, options={CONF_SYSTEMS: [first]})
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.LOADED
+    runtime = config_entry.runtime_data
+    assert list(runtime.system_data) == [first]
+
+    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_SYSTEMS: [str(first), str(second)]}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert config_entry.runtime_data is not runtime
+    assert sorted(config_entry.runtime_data.system_data) == [first, second]
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
