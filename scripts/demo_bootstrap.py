@@ -112,16 +112,17 @@ def start_simulator(
     *,
     scenario: str,
     auto_approve: bool,
+    host: str = "127.0.0.1",
     extra_args: Sequence[str] = (),
     stdout: IO[bytes] | int | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start `python -m simulator` on 127.0.0.1:port in its own process group."""
+    """Start `python -m simulator` on host:port in its own process group."""
     args = [
         sys.executable,
         "-m",
         "simulator",
         "--host",
-        "127.0.0.1",
+        host,
         "--port",
         str(port),
         "--scenario",
@@ -648,7 +649,13 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ),
     )
     parser.add_argument(
-        "--host", default=None, help="address Home Assistant binds (default: all interfaces)"
+        "--public-host",
+        default=None,
+        help=(
+            "name or address other machines reach this one at, to use the demo from a browser "
+            "elsewhere: the simulator then listens on every interface and Home Assistant sends "
+            "the browser to http://PUBLIC_HOST:SIM_PORT to sign in (default: 127.0.0.1 only)"
+        ),
     )
     return parser.parse_args(argv)
 
@@ -664,7 +671,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.keep and config_dir.exists():
         reset_config_dir(config_dir)
     prepare_config_dir(config_dir)
-    api_url = f"http://127.0.0.1:{args.sim_port}"
+    # Home Assistant uses this URL both for the token requests and for the sign-in page it
+    # sends the browser to, so it must be reachable from both.
+    api_url = f"http://{args.public_host or '127.0.0.1'}:{args.sim_port}"
+    sim_host = "0.0.0.0" if args.public_host else "127.0.0.1"
     base_url = f"http://127.0.0.1:{args.port}"
     processes = Processes()
     # Ctrl-C and `kill` both end up in the finally clause below (SIGINT explicitly, as a
@@ -674,11 +684,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         processes.add(
             "simulator",
-            start_simulator(args.sim_port, scenario=args.scenario, auto_approve=not args.no_add),
+            start_simulator(
+                args.sim_port,
+                scenario=args.scenario,
+                auto_approve=not args.no_add,
+                host=sim_host,
+            ),
         )
         processes.add(
             "Home Assistant",
-            start_hass(config_dir, port=args.port, api_url=api_url, host=args.host),
+            start_hass(config_dir, port=args.port, api_url=api_url),
         )
         asyncio.run(
             bootstrap(
