@@ -12,6 +12,8 @@ from homeassistant.components.application_credentials import (
     ClientCredential,
 )
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from .api import base_url_from_env
 
@@ -64,10 +66,23 @@ class EnphaseOAuth2Implementation(AuthImplementation):
             auth=aiohttp.BasicAuth(self.client_id, self.client_secret),
         ) as resp:
             if resp.status >= 400:
-                # The body may echo request details; the status is enough to diagnose.
                 _LOGGER.error("Enphase token request (%s) failed: HTTP %s", grant_type, resp.status)
-            resp.raise_for_status()
+                raise self._scrubbed_error(grant_type, resp)
             return cast("dict[str, Any]", await resp.json(content_type=None))
+
+    def _scrubbed_error(
+        self, grant_type: str, resp: aiohttp.ClientResponse
+    ) -> aiohttp.ClientResponseError:
+        """Return the error for a failed token request without the secrets it carried.
+
+        raise_for_status() would put the request URL, whose query holds the code or the
+        refresh token, and the Basic header into the error, which callers log.
+        """
+        url = URL(self.token_url).with_query({"grant_type": grant_type})
+        request_info = aiohttp.RequestInfo(url, "POST", CIMultiDictProxy(CIMultiDict()), url)
+        return aiohttp.ClientResponseError(
+            request_info, (), status=resp.status, message=resp.reason or ""
+        )
 
     async def _async_refresh_token(self, token: dict[str, Any]) -> dict[str, Any]:
         """Refresh the token, keeping the old refresh token only if none came back.

@@ -79,6 +79,11 @@ async def test_refresh_rotates_the_refresh_token(
     with pytest.raises(aiohttp.ClientResponseError) as err:
         await implementation.async_refresh_token(dict(token))
     assert err.value.status == 400
+    # Callers log this error: neither the refresh token nor the client secret may be in it.
+    for text in (str(err.value), repr(err.value), repr(err.value.request_info)):
+        assert token["refresh_token"] not in text
+        assert "sim-client-secret" not in text
+        assert "Basic" not in text
     assert "refresh_token" in await implementation.async_refresh_token(new_token)
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from unittest.mock import AsyncMock, patch
 
 import aiohttp
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, OptionsFlowManager
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowManager, FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
@@ -42,6 +44,42 @@ OTHER_API_KEY = "sim-other-api-key"
 CONF_SERIAL_NUMBER = "serial_number"
 
 pytestmark = pytest.mark.usefixtures("current_request_with_host", "setup_credentials")
+
+TRANSLATIONS = json.loads(
+    (
+        Path(__file__).parents[2] / "custom_components" / DOMAIN / "translations" / "en.json"
+    ).read_text()
+)
+
+
+@pytest.fixture(autouse=True)
+def check_translations() -> Iterator[None]:
+    """Fail a test whose flow showed a step, error or abort reason with no English text.
+
+    Home Assistant core runs such a check on its own integrations; the custom-component
+    test plugin does not, so this records every flow result and checks it afterwards.
+    """
+    results: list[tuple[str, Any]] = []
+    handle_step = FlowManager._async_handle_step
+
+    async def recording(self: FlowManager, *args: Any, **kwargs: Any) -> Any:
+        result = await handle_step(self, *args, **kwargs)
+        results.append(("options" if isinstance(self, OptionsFlowManager) else "config", result))
+        return result
+
+    with patch.object(FlowManager, "_async_handle_step", recording):
+        yield
+    for category, result in results:
+        strings = TRANSLATIONS[category]
+        if result["type"] is FlowResultType.ABORT:
+            assert result["reason"] in strings["abort"], result["reason"]
+        elif result["type"] is FlowResultType.FORM:
+            step = strings["step"][result["step_id"]]
+            for error in (result["errors"] or {}).values():
+                assert error in strings["error"], error
+            for field in result["data_schema"].schema if result["data_schema"] else ():
+                assert str(field) in step["data"], field
+                assert str(field) in step["data_description"], field
 
 
 @pytest.fixture
@@ -266,15 +304,24 @@ async def test_token_exchange_fails(
     hass_client_no_auth: ClientSessionGenerator,
     sim: Simulator,
     sim_url: str,
+    caplog: pytest.LogCaptureFixture,
     status: int,
     reason: str,
 ) -> None:
-    """A refused or failing code exchange aborts without storing anything."""
+    """A refused or failing code exchange aborts without storing anything or logging the code."""
     sim.fail_next(1, status, endpoint="token")
     result = await _start(hass, hass_client_no_auth, sim_url)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == reason
     assert hass.config_entries.async_entries(DOMAIN) == []
+    (code,) = sim.codes
+    logged = [
+        record.getMessage()
+        for record in caplog.records
+        if not record.name.startswith("aiohttp")  # the simulator's own access log
+    ]
+    assert any("failed" in message for message in logged)
+    assert not any(code in message or "sim-client-secret" in message for message in logged)
 
 
 # --- the API key step ----------------------------------------------------------------
