@@ -900,3 +900,28 @@ async def test_options_change_reloads_loaded_entry(
     assert config_entry.runtime_data is not runtime
     assert sorted(config_entry.runtime_data.system_data) == [first, second]
     assert await hass.config_entries.async_unload(config_entry.entry_id)
+
+
+async def test_rejected_refresh_token_reauth_restores_the_entry(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+) -> None:
+    """Enphase refusing the refresh token starts this reauth; finishing it loads the entry."""
+    sim.set_plan(api_key=API_KEY, plan="partner")
+    config_entry.add_to_hass(hass)
+    _expire_token(hass, config_entry)
+    sim.revoke_refresh_token(config_entry.data["token"]["refresh_token"])
+    assert not await hass.config_entries.async_setup(config_entry.entry_id)
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flow["step_id"] == "reauth_confirm"
+
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], {})
+    result = await _sign_in(hass, hass_client_no_auth, result, sim_url)
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
