@@ -87,13 +87,14 @@ def prepare_config_dir(config_dir: Path, *, source_config: Path | None = None) -
     custom.mkdir(exist_ok=True)
     link = custom / DOMAIN
     target = ROOT / "custom_components" / DOMAIN
-    if link.is_symlink() and link.resolve() == target:
+    if link.is_symlink() and link.resolve() == target.resolve():
         return
     if link.is_symlink() or link.is_file():
         link.unlink()
     elif link.exists():
         shutil.rmtree(link)
-    link.symlink_to(target, target_is_directory=True)
+    # Relative, so the link survives moving or re-cloning the checkout.
+    link.symlink_to(os.path.relpath(target, custom), target_is_directory=True)
 
 
 def reset_config_dir(config_dir: Path) -> None:
