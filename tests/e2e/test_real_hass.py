@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 import socket
 import time
@@ -194,6 +195,26 @@ async def test_real_hass_demo(real_hass: RealHass) -> None:
         (issues,) = validation["energy_sources"]
         assert {issue["type"] for issue in issues} <= {"statistics_not_defined"}, validation
 
+        # Entities update: twelve simulated hours later (within the token's lifetime, and
+        # long enough for even a cellular gateway to upload), a refresh asked for through
+        # the REST API brings a later report and a lifetime energy that has not stepped back.
+        last_report = _one(system_entities, "last_report")
+        before = states[last_report]["state"]
+        async with session.post(f"{real_hass.api_url}/_sim/clock", json={"advance": 12 * 3600}):
+            pass
+        await client.request(
+            "POST",
+            "/api/services/homeassistant/update_entity",
+            json={"entity_id": [last_report, lifetime]},
+        )
+        after = await _wait_for_change(client, last_report, before, within=30)
+        assert datetime.fromisoformat(after["state"]) > datetime.fromisoformat(before), (
+            before,
+            after["state"],
+        )
+        new_lifetime = {state["entity_id"]: state for state in await client.states()}[lifetime]
+        assert _number(new_lifetime) >= _number(states[lifetime])
+
     # Nothing the integration logged was an error.
     errors = [
         line
@@ -201,6 +222,18 @@ async def test_real_hass_demo(real_hass: RealHass) -> None:
         if " ERROR " in line and DOMAIN in line
     ]
     assert not errors, errors
+
+
+async def _wait_for_change(
+    client: HomeAssistantClient, entity_id: str, before: str, within: float
+) -> dict[str, Any]:
+    """Wait until entity_id has a state other than before; return it."""
+    deadline = time.monotonic() + within
+    while True:
+        state = {state["entity_id"]: state for state in await client.states()}[entity_id]
+        if state["state"] != before or time.monotonic() > deadline:
+            return state
+        await asyncio.sleep(0.5)
 
 
 def _one(entities: list[dict[str, Any]], key: str) -> str:
