@@ -91,6 +91,11 @@ _PLAN_SCHEMA = vol.Schema(
 )
 
 
+# What looking up an entry's OAuth implementation raises when its application credentials
+# were deleted: ValueError on 2026.2, ImplementationUnavailableError on later versions.
+_CREDENTIALS_GONE = (ValueError, config_entry_oauth2_flow.ImplementationUnavailableError)
+
+
 class ReauthRequiredError(Exception):
     """The saved refresh token was rejected; only signing in again can fix it."""
 
@@ -283,7 +288,10 @@ class EnphaseFlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, dom
     ) -> ConfigFlowResult:
         """Change the API key and the plan of an existing entry."""
         entry = self._get_reconfigure_entry()
-        self._token_provider = await _async_entry_token_provider(self.hass, entry)
+        try:
+            self._token_provider = await _async_entry_token_provider(self.hass, entry)
+        except _CREDENTIALS_GONE:
+            return self.async_abort(reason="missing_credentials")
         return self._show_api_key_form({CONF_API_KEY: entry.data[CONF_API_KEY]}, {})
 
     async def async_step_api_key(
@@ -428,7 +436,10 @@ class EnphaseOptionsFlow(OptionsFlow):
         """Show the account's systems, the selected ones ticked."""
         errors: dict[str, str] = {}
         if self._client is None:
-            token_provider = await _async_entry_token_provider(self.hass, self.config_entry)
+            try:
+                token_provider = await _async_entry_token_provider(self.hass, self.config_entry)
+            except _CREDENTIALS_GONE:
+                return self.async_abort(reason="missing_credentials")
             client = EnphaseClient(
                 async_get_clientsession(self.hass),
                 token_provider,

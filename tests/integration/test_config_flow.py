@@ -925,3 +925,22 @@ async def test_rejected_refresh_token_reauth_restores_the_entry(
     await hass.async_block_till_done()
     assert config_entry.state is ConfigEntryState.LOADED
     assert await hass.config_entries.async_unload(config_entry.entry_id)
+
+
+async def test_reconfigure_and_options_without_credentials(
+    hass: HomeAssistant,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+) -> None:
+    """Deleted application credentials abort with a reason instead of an error page."""
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, "auth_implementation": "deleted"}
+    )
+    result = await config_entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "missing_credentials"
+
+    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "missing_credentials"
