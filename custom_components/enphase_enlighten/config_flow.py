@@ -207,6 +207,9 @@ async def _async_entry_token_provider(
         try:
             return await get_access_token()
         except ConfigEntryAuthFailed as err:
+            # Only a new sign-in helps: offer it now rather than at the next poll (Home
+            # Assistant skips this while a reconfigure flow of the entry is open).
+            entry.async_start_reauth(hass)
             raise ReauthRequiredError from err
         except UpdateFailed as err:
             raise EnphaseConnectionError("Could not refresh the Enphase access token") from err

@@ -741,6 +741,8 @@ async def test_reconfigure_refresh_token_rejected(
     result = await _configure(result, hass, api_key=API_KEY)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_required"
+    # Home Assistant starts no reauth while this reconfigure flow runs; the entry's own
+    # setup or next poll hits the same rejection and offers it.
 
 
 async def test_reconfigure_token_endpoint_down(
@@ -870,6 +872,9 @@ async def test_options_refresh_token_rejected(
     result = await hass.config_entries.options.async_init(config_entry.entry_id)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_required"
+    await hass.async_block_till_done()
+    (flow,) = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert flow["context"]["source"] == "reauth"
 
 
 @pytest.mark.parametrize("sim_scenario", ["installer_28"])
