@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -34,7 +35,9 @@ DEMO_NAME = "Demo"
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-password"
 
-ONBOARDING_STEPS = ("user", "core_config", "analytics", "integration")
+# `hass` exits with this code when asked to restart (from the UI, say); a supervisor is
+# expected to start it again, which the demo does.
+RESTART_EXIT_CODE = 100
 
 
 class BootstrapError(Exception):
@@ -52,11 +55,19 @@ class Processes:
         self.children.append((name, proc))
 
     def exited(self) -> str | None:
-        """Return the name of a child that has exited, if any."""
+        """Return which child has exited and how, if any has."""
         for name, proc in self.children:
             if proc.poll() is not None:
                 return f"{name} exited with code {proc.returncode}"
         return None
+
+    def get(self, name: str) -> subprocess.Popen[bytes]:
+        """Return the child process of that name."""
+        return next(proc for child, proc in self.children if child == name)
+
+    def replace(self, name: str, proc: subprocess.Popen[bytes]) -> None:
+        """Track proc instead of the exited child of that name."""
+        self.children = [(child, proc if child == name else old) for child, old in self.children]
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop Home Assistant first (it saves its state), then the simulator."""
@@ -665,9 +676,19 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo until Ctrl-C."""
     args = _parse_args(argv)
+    for port in (args.port, args.sim_port):
+        if _port_in_use(port):
+            # Otherwise the setup would talk to whatever already listens there.
+            print(f"Port {port} is in use (an earlier demo still running?)", file=sys.stderr)
+            return 1
     config_dir: Path = args.config.resolve()
     if not args.keep and config_dir.exists():
         reset_config_dir(config_dir)
@@ -692,10 +713,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 host=sim_host,
             ),
         )
-        processes.add(
-            "Home Assistant",
-            start_hass(config_dir, port=args.port, api_url=api_url),
-        )
+        processes.add("Home Assistant", start_hass(config_dir, port=args.port, api_url=api_url))
         asyncio.run(
             bootstrap(
                 base_url,
@@ -717,8 +735,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"Enphase Enlighten; API key: {SIM_API_KEY}"
             )
         print("Press Ctrl-C to stop both.")
-        while (reason := processes.exited()) is None:
-            time.sleep(1)
+        while True:
+            while (reason := processes.exited()) is None:
+                time.sleep(1)
+            if processes.get("Home Assistant").returncode != RESTART_EXIT_CODE:
+                break
+            print("Home Assistant asked to restart; starting it again")
+            processes.replace(
+                "Home Assistant", start_hass(config_dir, port=args.port, api_url=api_url)
+            )
     except KeyboardInterrupt:
         print("\nStopping...")
         return 0
