@@ -5,9 +5,12 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .solar import INTERVAL, ProductionModel, local_date, local_day_bounds
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 BROADBAND_UPLOAD = 900  # seconds between gateway uploads on ethernet/wifi
 CELLULAR_UPLOAD = 6 * 3600  # cellular gateways upload every few hours
@@ -114,8 +117,13 @@ def _public(device: dict[str, Any]) -> dict[str, Any]:
 class SimSystem:
     """One system: its static description, devices, events and alarms, and its production."""
 
-    def __init__(self, spec: dict[str, Any], created_at: float) -> None:
-        """Build from a scenario system dict; relative event times count from ``created_at``."""
+    def __init__(self, spec: dict[str, Any], clock: Callable[[], float]) -> None:
+        """Build from a scenario system dict; ``clock`` returns simulated epoch seconds.
+
+        Relative times in the scenario (``hours_ago`` of events and alarms, ``offline_hours``)
+        are anchored on the simulated clock when first needed (see :meth:`anchor`), so a test
+        that moves the clock (freezegun) before its first request sees them where it expects.
+        """
         spec = copy.deepcopy(spec)
         self.system_id = int(spec["system_id"])
         self.devices: dict[str, list[dict[str, Any]]] = spec.pop("devices", {}) or {}
@@ -132,7 +140,7 @@ class SimSystem:
         self.spec.setdefault("timezone", "UTC")
         self.spec.setdefault("status", "normal")
         self.spec.setdefault("connection_type", "ethernet")
-        self.spec.setdefault("operational_at", int(created_at) - 365 * 86400)
+        self.spec.setdefault("operational_at", int(clock()) // 86400 * 86400 - 365 * 86400)
         if upload is None:
             upload = (
                 CELLULAR_UPLOAD if self.spec["connection_type"] == "cellular" else BROADBAND_UPLOAD
@@ -140,13 +148,12 @@ class SimSystem:
         self.upload_interval = int(upload)
         # Spread systems over the upload period so they do not all report at the same instant.
         self.upload_phase = (self.system_id * 7919 % (self.upload_interval // 60)) * 60
-        base = int(created_at // 3600 * 3600)
-        self.offline_since: float | None = (
-            base - float(offline_hours) * 3600 if offline_hours is not None else None
-        )
+        self._clock = clock
+        self._pending: tuple[Any, list[Any], list[Any]] | None = (offline_hours, events, alarms)
+        self._offline_since: float | None = None
+        self._events: list[dict[str, Any]] = []
+        self._alarms: list[dict[str, Any]] = []
         self.lifetime_lag = 0  # seconds after local midnight before energy_lifetime rolls over
-        self.events: list[dict[str, Any]] = [self._event_from_spec(e, base) for e in events]
-        self.alarms: list[dict[str, Any]] = [self._alarm_from_spec(a, base) for a in alarms]
         self.model = ProductionModel(
             seed=self.system_id,
             lat=self.lat,
@@ -155,6 +162,42 @@ class SimSystem:
             size_w=self.size_w or 1,
             operational_at=int(self.spec["operational_at"]),
         )
+
+    # --- relative scenario times ----------------------------------------------------------
+    def anchor(self, at: float | None = None) -> None:
+        """Fix relative scenario times (hours ago) against ``at`` (default: the clock now)."""
+        if self._pending is None:
+            return
+        offline_hours, events, alarms = self._pending
+        self._pending = None
+        base = int((self._clock() if at is None else at) // 3600 * 3600)
+        if offline_hours is not None:
+            self._offline_since = base - float(offline_hours) * 3600
+        self._events = [self._event_from_spec(e, base) for e in events] + self._events
+        self._alarms = [self._alarm_from_spec(a, base) for a in alarms] + self._alarms
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """Events (internal form: start/end epoch, event_type_id, serial_number)."""
+        self.anchor()
+        return self._events
+
+    @property
+    def alarms(self) -> list[dict[str, Any]]:
+        """Alarms (internal form: id, severity, start/end, events)."""
+        self.anchor()
+        return self._alarms
+
+    @property
+    def offline_since(self) -> float | None:
+        """When the gateway stopped uploading, or None while it reports."""
+        self.anchor()
+        return self._offline_since
+
+    @offline_since.setter
+    def offline_since(self, value: float | None) -> None:
+        self.anchor()
+        self._offline_since = value
 
     # --- static facts -------------------------------------------------------------------
     @property
@@ -187,9 +230,17 @@ class SimSystem:
         self.model.resize(self.size_w or 1, now)
 
     # --- upload timing ------------------------------------------------------------------
+    def set_upload_interval(self, seconds: int) -> None:
+        """Upload every ``seconds`` (900 broadband, hours for cellular) from now on."""
+        if seconds < 300:
+            raise ValueError("upload_interval must be at least 300 seconds")
+        self.upload_interval = seconds
+        self.upload_phase = (self.system_id * 7919 % (seconds // 60)) * 60
+
     def is_reporting(self, now: float) -> bool:
         """Tell whether the gateway still uploads at ``now``."""
-        return self.offline_since is None or now < self.offline_since
+        offline = self.offline_since
+        return offline is None or now < offline
 
     def last_upload(self, now: float) -> int:
         """Epoch of the gateway's last upload at or before ``now``."""

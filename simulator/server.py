@@ -317,6 +317,7 @@ def api(endpoint: str, handler: ApiHandler) -> Callable[[web.Request], Awaitable
         delay = sim.latency_for(endpoint)
         if delay > 0:
             await asyncio.sleep(delay)
+        sim.anchor()
         fault = sim.take_fault(endpoint)
         if fault is not None:
             request[LOG_KEY]["fault"] = True

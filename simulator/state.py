@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 import secrets
 from typing import TYPE_CHECKING, Any
 import uuid
@@ -15,7 +16,7 @@ from .model import App, SimSystem, Usage, User, month_bounds
 from .scenarios import Scenario, load_scenario
 
 if TYPE_CHECKING:
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
 DEFAULT_TOKEN_LIFETIME = 86393
 REFRESH_TOKEN_LIFETIME = 30 * 86400
@@ -124,10 +125,9 @@ class Simulator:
             for u in self.scenario.users
         }
         self.default_user_id: int = int(self.scenario.default_user_id)
-        created = self.clock.time()
         self.systems: dict[int, SimSystem] = {}
         for spec in self.scenario.systems:
-            system = SimSystem(spec, created)
+            system = SimSystem(spec, self.clock.time)
             self.systems[system.system_id] = system
         self.event_types: dict[int, dict[str, Any]] = {
             int(e["event_type_id"]): dict(e) for e in (*EVENT_TYPES, *self.scenario.event_types)
@@ -143,6 +143,17 @@ class Simulator:
         self._alarm_seq = 0
 
     # --- helpers for tests ----------------------------------------------------------------
+    def anchor(self, at: datetime | float | None = None) -> None:
+        """Fix the scenario's relative times (events, alarms, offline gateways) now or at ``at``.
+
+        Happens by itself at the first API request; call it to pin them explicitly.
+        """
+        when = at.timestamp() if isinstance(at, datetime) else at
+        if when is None:
+            when = self.now()
+        for system in self.systems.values():
+            system.anchor(when)
+
     @property
     def system_ids(self) -> list[int]:
         """Ids of the default user's systems (what the integration would see)."""
@@ -363,7 +374,8 @@ class Simulator:
 
     def add_system(self, spec: dict[str, Any], user_id: int | None = None) -> SimSystem:
         """Add a system (scenario dict form) owned by ``user_id`` (default user if None)."""
-        system = SimSystem(spec, self.now())
+        system = SimSystem(spec, self.clock.time)
+        system.anchor()
         if system.system_id in self.systems:
             raise SimulatorError(f"system {system.system_id} exists")
         uid = self.default_user_id if user_id is None else int(user_id)
@@ -382,10 +394,15 @@ class Simulator:
                 user.system_ids.remove(int(system_id))
 
     def update_system(self, system_id: int, changes: dict[str, Any]) -> SimSystem:
-        """Change public fields (name, status...) or ``reporting`` (bool) / ``lifetime_lag`` (s)."""
+        """Change public fields (name, status...) or a simulation knob.
+
+        Knobs: ``reporting`` (bool), ``lifetime_lag`` and ``upload_interval`` (seconds).
+        """
         system = self.system(system_id)
         for key, value in changes.items():
-            if key == "reporting":
+            if key == "upload_interval":
+                system.set_upload_interval(int(value))
+            elif key == "reporting":
                 system.offline_since = None if value else self.now()
             elif key == "lifetime_lag":
                 system.lifetime_lag = int(value)

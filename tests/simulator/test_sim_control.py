@@ -130,9 +130,7 @@ async def test_faults_over_control_api(
 
 
 async def test_latency(http: aiohttp.ClientSession, sim_url: str, call: Any) -> None:
-    status, body = await ctl(
-        http, sim_url, "POST", "/latency", {"seconds": 0.3, "endpoint": "summary"}
-    )
+    _, body = await ctl(http, sim_url, "POST", "/latency", {"seconds": 0.3, "endpoint": "summary"})
     assert body == {"latency": 0.0, "endpoints": {"summary": 0.3}}
     started = time.monotonic()
     await call("")
@@ -298,7 +296,7 @@ async def test_request_log(
     await call(f"/{SYSTEM_ID}/summary")
     await call("", token="bad")
     await call("/search", method="GET")
-    status, log = await ctl(http, sim_url, "GET", "/requests")
+    _, log = await ctl(http, sim_url, "GET", "/requests")
     assert [(e["endpoint"], e["status"]) for e in log] == [
         ("summary", 200),
         ("systems", 401),
@@ -309,7 +307,7 @@ async def test_request_log(
     assert log[0]["path"] == f"/api/v4/systems/{SYSTEM_ID}/summary"
     assert "key" not in log[0]["query"]
     assert log == sim.request_log
-    status, cleared = await ctl(http, sim_url, "DELETE", "/requests")
+    _, cleared = await ctl(http, sim_url, "DELETE", "/requests")
     assert cleared == log
     assert sim.request_log == []
     await call("")
@@ -385,3 +383,34 @@ def test_in_process_errors() -> None:
         sim.set_plan(client_id="nobody")
     with pytest.raises(KeyError):
         Simulator("nope")
+
+
+def test_relative_scenario_times_anchor_at_first_use(freezer: Any) -> None:
+    sim = Simulator("installer_28")  # created at real time
+    freezer.move_to("2026-03-01 12:00:00+00:00")
+    sim.anchor()
+    now = sim.now()
+    offline = [s for s in sim.system_ids if not sim.systems[s].is_reporting(now)]
+    assert len(offline) == 2
+    events = sim.systems[sim.system_ids[0]].events
+    assert all(now - 40 * 86400 < e["start"] < now for e in events)
+
+
+async def test_events_visible_after_clock_moves_back(sim: Simulator, call: Any) -> None:
+    sim.clock.set(datetime(2026, 2, 1, tzinfo=UTC), speed=0)
+    now = int(sim.now())
+    status, body = await call(
+        f"/{SYSTEM_ID}/events", params={"start_time": now - 7 * 86400, "end_time": now}
+    )
+    assert status == 200
+    assert len(body["events"]) == 1
+
+
+def test_upload_interval_knob() -> None:
+    sim = Simulator("battery_ev_home", start=datetime(2026, 6, 21, 18, tzinfo=UTC), speed=0)
+    system = sim.update_system(sim.system_ids[0], {"upload_interval": 900})
+    first = system.last_upload(sim.now())
+    sim.clock.advance(900)
+    assert system.last_upload(sim.now()) == first + 900
+    with pytest.raises(ValueError, match="300"):
+        sim.update_system(sim.system_ids[0], {"upload_interval": 10})
