@@ -949,3 +949,32 @@ async def test_reconfigure_and_options_without_credentials(
     result = await hass.config_entries.options.async_init(config_entry.entry_id)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "missing_credentials"
+
+
+@pytest.mark.parametrize("sim_scenario", ["installer_28"])
+async def test_systems_on_several_pages(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim: Simulator,
+    sim_url: str,
+) -> None:
+    """An account with more systems than one page holds offers them all."""
+    sim.set_plan(api_key=API_KEY, plan="partner")
+    template = sim.system(sim.system_ids[0]).spec
+    for number in range(1, 101):
+        sim.add_system(
+            {
+                **template,
+                "system_id": 703000000 + number,
+                "name": f"Extra {number}",
+                "devices": {},
+                "events": [],
+                "alarms": [],
+            }
+        )
+    result = await _start(hass, hass_client_no_auth, sim_url)
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["step_id"] == "systems"
+    assert len(_select_options(result)) == 128
+    pages = [entry["query"] for entry in sim.request_log if entry["endpoint"] == "systems"]
+    assert pages == [{"page": "1", "size": "100"}, {"page": "2", "size": "100"}]
