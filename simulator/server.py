@@ -94,9 +94,9 @@ def _fault_response(fault: Any) -> web.Response:
     if fault.body is not None:
         return _json(fault.body, fault.status)
     reason = web.Response(status=fault.status).reason
-    return _json(
-        {"message": reason, "details": "Simulated failure", "code": fault.status}, fault.status
-    )
+    # 500 uses the reference's own details; other statuses say where they come from.
+    details = "unable to fetch data" if fault.status == 500 else "Simulated failure"
+    return _json({"message": reason, "details": details, "code": fault.status}, fault.status)
 
 
 # --- middleware: request log, 404/405 bodies --------------------------------------------

@@ -82,7 +82,11 @@ async def test_fail_next_then_recover(sim: Simulator, call: Any) -> None:
     assert (await call(""))[0] == 500
     status, body = await call(f"/{SYSTEM_ID}/summary")
     assert status == 500
-    assert body == {"message": "Internal Server Error", "details": "Simulated failure", "code": 500}
+    assert body == {
+        "message": "Internal Server Error",
+        "details": "unable to fetch data",
+        "code": 500,
+    }
     assert (await call(""))[0] == 200
 
 
