@@ -23,17 +23,23 @@ CELLULAR_UPLOAD_INTERVAL = timedelta(hours=3)
 UPLOAD_LAG = timedelta(seconds=60)
 # Without a battery nothing changes at night: at most one poll, then the first one at sunrise.
 NIGHT_INTERVAL = timedelta(hours=12)
-# With a battery the night is worth watching, at this multiple of the daylight interval.
-BATTERY_NIGHT_FACTOR = 3.0
+# With a battery the night is worth watching, at this multiple of the daylight interval. The
+# summary only carries the batteries' ratings, not their state, so a night poll buys status.
+BATTERY_NIGHT_FACTOR = 9.0
 MAX_SUMMARY_INTERVAL = timedelta(hours=12)
+# A zone spans about 15 degrees of longitude (an hour of sun) and many latitudes: when the
+# budget allows polling near every upload, daylight guessed from a zone is widened this much.
+TIMEZONE_MARGIN = timedelta(minutes=30)
 DAILY = timedelta(days=1)
 MAX_INVENTORY_INTERVAL = timedelta(days=7)
 EVENT_TYPES_INTERVAL = timedelta(days=30)
 MIN_ALARM_INTERVAL = timedelta(minutes=15)
 MAX_ALARM_INTERVAL = timedelta(days=1)
 # Shares of the automatic budget. Summaries are what a user looks at, so they get the rest.
-ALARM_SHARE = 0.05
-INVENTORY_SHARE = 0.06
+ALARM_SHARE = 0.04
+INVENTORY_SHARE = 0.05
+# What summaries cannot use (their pace is capped by uploads) goes this much to alarms.
+ALARM_SURPLUS_SHARE = 0.8
 # A plan that cannot poll each system at least this often in daylight is not "fresh".
 FRESH_LIMIT = timedelta(hours=2)
 RETRY_MIN = timedelta(minutes=2)
@@ -182,6 +188,8 @@ class SolarDaylight:
 
     latitude: float
     longitude: float
+    # Widens the day on both sides when the place is only a guess.
+    margin: timedelta = timedelta(0)
 
     def sun_times(self, day: date) -> tuple[datetime, datetime]:
         """Return (sunrise, sunset) in UTC for the solar day nearest ``day`` at this place."""
@@ -212,6 +220,7 @@ class SolarDaylight:
             at = base + timedelta(minutes=noon)
             return at, at
         half = 720.0 if cos_ha <= -1 else math.degrees(math.acos(cos_ha)) * 4
+        half = min(720.0, half + self.margin.total_seconds() / 60)
         return base + timedelta(minutes=noon - half), base + timedelta(minutes=noon + half)
 
 
@@ -240,6 +249,11 @@ class SystemProfile:
     cellular: bool = False
     # An injected source wins (e.g. Home Assistant's sun for the home's own system).
     daylight: DaylightProvider | None = None
+
+    @property
+    def daylight_is_guess(self) -> bool:
+        """Whether daylight comes from the time zone alone."""
+        return self.daylight is None and (self.latitude is None or self.longitude is None)
 
     def daylight_provider(self) -> DaylightProvider:
         """Return the best daylight source available for this system."""
@@ -420,6 +434,8 @@ class RequestPlanner:
         self._systems: dict[int, _SummaryState] = {}
         self._sun_cache: dict[tuple[int, date], tuple[datetime, datetime]] = {}
         self._interval_cache: tuple[tuple[int, int, int], timedelta] | None = None
+        self._interval: timedelta | None = None
+        self._alarm_cache: tuple[tuple[datetime, int], timedelta] | None = None
         self._dirty = False
 
     # ---- persistence -------------------------------------------------------------------
@@ -697,7 +713,19 @@ class RequestPlanner:
 
     def _days_around(self, state: _SummaryState, when: datetime) -> list[tuple[datetime, datetime]]:
         local = when.astimezone(state.profile.zone()).date()
-        return [self._sun(state, local + timedelta(days=offset)) for offset in (-1, 0, 1)]
+        return [self._day(state, local + timedelta(days=offset)) for offset in (-1, 0, 1)]
+
+    def _day(self, state: _SummaryState, day: date) -> tuple[datetime, datetime]:
+        """Return the daylight window used for scheduling (widened when only guessed)."""
+        rise, sett = self._sun(state, day)
+        if (
+            state.profile.daylight_is_guess
+            and sett > rise
+            and self._interval is not None
+            and self._interval <= 2 * UPLOAD_INTERVAL
+        ):
+            return rise - TIMEZONE_MARGIN, sett + TIMEZONE_MARGIN
+        return rise, sett
 
     def is_daylight(self, system_id: int, when: datetime) -> bool:
         """Whether ``when`` is in daylight at the system."""
@@ -705,12 +733,21 @@ class RequestPlanner:
         return state is not None and self._in_daylight(state, when)
 
     def _in_daylight(self, state: _SummaryState, when: datetime) -> bool:
-        return any(rise <= when < sett for rise, sett in self._days_around(state, when))
+        return self._daylight_period(state, when) is not None
+
+    def _daylight_period(
+        self, state: _SummaryState, when: datetime
+    ) -> tuple[datetime, datetime] | None:
+        """Return the (sunrise, sunset) holding ``when``, or None at night."""
+        for rise, sett in self._days_around(state, when):
+            if rise <= when < sett:
+                return rise, sett
+        return None
 
     def _next_sunrise(self, state: _SummaryState, when: datetime) -> datetime:
         local = when.astimezone(state.profile.zone()).date()
         for offset in range(-1, 3):
-            rise, sett = self._sun(state, local + timedelta(days=offset))
+            rise, sett = self._day(state, local + timedelta(days=offset))
             if rise > when and sett > rise:
                 return rise
         return when + NIGHT_INTERVAL
@@ -745,13 +782,34 @@ class RequestPlanner:
             0, self.limits.per_month - self.reserve.other - self.reserve.manual_for(self.limits)
         )
 
-    def _alarm_interval(self, now: datetime) -> timedelta:
+    def alarm_interval(self, now: datetime) -> timedelta:
+        """Return the planned time between alarm polls of one system."""
         start, end = quota_month(now)
+        key = (
+            start,
+            hash((self.limits, tuple(sorted((k, tuple(v)) for k, v in self._owners.items())))),
+        )
+        if self._alarm_cache is not None and self._alarm_cache[0] == key:
+            return self._alarm_cache[1]
         systems = max(1, len(self._systems))
-        share = max(1.0, self._month_plannable() * ALARM_SHARE)
-        return min(MAX_ALARM_INTERVAL, max(MIN_ALARM_INTERVAL, (end - start) * systems / share))
+        plannable = self._month_plannable()
+        # A plan with room to spare after polling every upload spends most of it on alarms.
+        best_summaries = self._summary_cost(
+            UPLOAD_INTERVAL.total_seconds(), self._spans(start, end)
+        )
+        inventory = (len(self._systems) + len(self._owners)) * (
+            (end - start) / self.inventory_interval(now)
+        ) + len(self._owners)
+        surplus = (plannable - best_summaries - inventory) * ALARM_SURPLUS_SHARE
+        budget = max(1.0, plannable * ALARM_SHARE, surplus)
+        interval = min(
+            MAX_ALARM_INTERVAL, max(MIN_ALARM_INTERVAL, (end - start) * systems / budget)
+        )
+        self._alarm_cache = (key, interval)
+        return interval
 
-    def _inventory_interval(self, now: datetime) -> timedelta:
+    def inventory_interval(self, now: datetime) -> timedelta:
+        """Return the planned time between device inventory (and systems list) polls."""
         start, end = quota_month(now)
         per_interval = len(self._systems) + len(self._owners)
         share = max(1.0, self._month_plannable() * INVENTORY_SHARE)
@@ -761,10 +819,8 @@ class RequestPlanner:
     def _overhead(self, now: datetime, end: datetime) -> float:
         """Return the requests other than summaries expected between now and ``end``."""
         span = end - now
-        alarms = len(self._systems) * (span / self._alarm_interval(now))
-        inventory = (len(self._systems) + len(self._owners)) * (
-            span / self._inventory_interval(now)
-        )
+        alarms = len(self._systems) * (span / self.alarm_interval(now))
+        inventory = (len(self._systems) + len(self._owners)) * (span / self.inventory_interval(now))
         return alarms + inventory + len(self._owners) * (span / EVENT_TYPES_INTERVAL)
 
     def _summary_cost(
@@ -792,9 +848,11 @@ class RequestPlanner:
         self, budget: float, spans: Sequence[tuple[_SummaryState, float, float]]
     ) -> timedelta:
         """Return the shortest daylight interval whose summaries fit in ``budget`` requests."""
-        low, high = UPLOAD_INTERVAL.total_seconds(), MAX_SUMMARY_INTERVAL.total_seconds()
+        # Below the upload interval only battery nights get faster (daylight is capped).
+        low = UPLOAD_INTERVAL.total_seconds() / BATTERY_NIGHT_FACTOR
+        high = MAX_SUMMARY_INTERVAL.total_seconds()
         if not spans or self._summary_cost(low, spans) <= budget:
-            return UPLOAD_INTERVAL
+            return timedelta(seconds=low)
         if self._summary_cost(high, spans) > budget:
             return MAX_SUMMARY_INTERVAL
         for _ in range(40):
@@ -824,6 +882,7 @@ class RequestPlanner:
         budget = spendable - self._overhead(now, end)
         interval = self._solve_interval(budget, self._spans(now, end))
         self._interval_cache = (key, interval)
+        self._interval = interval
         return interval
 
     def _summary_when(self, state: _SummaryState, now: datetime, interval: timedelta) -> datetime:
@@ -849,12 +908,26 @@ class RequestPlanner:
             # No upload where one was expected: the gateway is late or offline.
             step = min(MAX_SUMMARY_INTERVAL, max(step, cadence) * 2 ** min(state.misses, 4))
         target = last + step
-        if not self._in_daylight(state, last):
-            # The first poll of the morning comes with the first upload after sunrise.
-            target = min(target, self._next_sunrise(state, last) + cadence / 2)
+        period = self._daylight_period(state, last)
         report = state.last_report_at
+        edge: datetime | None = None
+        if period is None:
+            # The first poll of the morning comes with the first upload holding production.
+            sunrise = self._next_sunrise(state, last)
+            if sunrise + cadence < target:
+                edge = sunrise + cadence
+        elif target > period[1] and not state.misses:
+            # The day's last poll comes with the first upload after sunset: it carries the
+            # final production, which would otherwise wait for the morning.
+            edge = period[1]
         if report is None:
-            return target
+            return target if edge is None else edge
+        if edge is not None:
+            slots = math.ceil((edge - report) / cadence)
+            when = report + cadence * slots + UPLOAD_LAG
+            while when <= last + cadence / 2:
+                when += cadence
+            return when
         slots = round((target - UPLOAD_LAG - report) / cadence)
         when = report + cadence * slots + UPLOAD_LAG
         while when <= last + cadence / 2:
@@ -869,8 +942,8 @@ class RequestPlanner:
         """
         self._roll(now)
         interval = self.daylight_interval(now)
-        alarm_interval = self._alarm_interval(now)
-        inventory_interval = self._inventory_interval(now)
+        alarm_interval = self.alarm_interval(now)
+        inventory_interval = self.inventory_interval(now)
         floor = self._blocked_until if self._blocked_until and self._blocked_until > now else None
         spent = self._used + self._unaccounted >= self._plannable_total(now)
         if spent:
@@ -921,9 +994,10 @@ class RequestPlanner:
     def due(self, now: datetime, owner: str | None = None) -> list[Task]:
         """Tasks to run now, most valuable first, within the per-minute limit."""
         room = self.minute_room(now)
+        room = min(room, self._plannable_total(now) - self._used - self._unaccounted)
         ready = [task for task, when in self.next_due(now, owner) if when <= now]
         ready.sort(key=lambda task: (_PRIORITY[task.kind], task.system_id or 0))
-        return ready[:room]
+        return ready[: max(0, room)]
 
     def next_wakeup(self, now: datetime, owner: str | None = None) -> datetime | None:
         """When the owner's coordinator should next run (per-minute limit included)."""

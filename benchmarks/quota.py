@@ -1,0 +1,651 @@
+"""Quota benchmark: a simulated month per scenario, the request planner against fixed polling.
+
+Every strategy talks to the local simulator through the real API client over loopback; the
+simulator's clock is stopped and moved from one planned instant to the next, so a month takes
+seconds. Staleness is measured per gateway upload during daylight (the simulated system is
+producing): the time from the upload until a summary returning it is fetched. "ideal" spends
+the whole monthly quota on daylight summaries, split evenly between systems, each fetched
+``UPLOAD_LAG`` after an upload, spread evenly over each day's daylight uploads.
+
+    .venv/bin/python -m benchmarks.quota [--month 2026-06] [--seed 1] [--only NAME]
+"""
+
+# ruff: noqa: T201 - a command-line benchmark prints its table
+from __future__ import annotations
+
+import argparse
+import asyncio
+from bisect import bisect_left
+import copy
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+import math
+import random
+import statistics
+import sys
+import time
+from typing import TYPE_CHECKING, Any, Protocol
+
+import aiohttp
+from aiohttp.test_utils import TestServer
+
+from custom_components.enphase_enlighten.api import (
+    EnphaseClient,
+    EnphaseError,
+    EnphaseRateLimitError,
+    RequestRecord,
+    Summary,
+)
+from custom_components.enphase_enlighten.budget import (
+    UPLOAD_LAG,
+    PlanLimits,
+    RequestPlanner,
+    SolarDaylight,
+    SystemProfile,
+    Task,
+    TaskKind,
+    quota_month,
+)
+from simulator import Scenario, Simulator, create_app
+from simulator.scenarios.small_home import build as small_home
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+API_KEY = "sim-api-key"
+OWNER = "entry"
+ALARMS_PER_SYSTEM = 8  # raised at random instants over the month
+ALARM_OPEN = timedelta(hours=48)
+ALARM_LOOKBACK = timedelta(days=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """One simulated system of a benchmark scenario."""
+
+    system_id: int
+    timezone: str
+    lat: float
+    lon: float
+    battery: bool = False
+    cellular: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """A benchmark scenario: sites on one API key and its plan."""
+
+    name: str
+    plan: str
+    sites: tuple[Site, ...]
+
+
+_US = (
+    ("America/Los_Angeles", 38.40, -122.82),
+    ("America/Denver", 39.74, -104.99),
+    ("America/Chicago", 41.88, -87.63),
+    ("America/New_York", 40.71, -74.01),
+    ("America/Phoenix", 33.45, -112.07),
+)
+
+CASES = (
+    Case("1 home, Watt", "watt", (Site(101, *_US[0]),)),
+    Case(
+        "3 homes, 1 Watt key",
+        "watt",
+        (Site(201, *_US[0]), Site(202, *_US[1]), Site(203, *_US[3])),
+    ),
+    Case("home + battery, Watt", "watt", (Site(301, *_US[0], battery=True),)),
+    Case(
+        "10 systems, Kilowatt",
+        "kilowatt",
+        tuple(Site(401 + i, *_US[i % len(_US)]) for i in range(10)),
+    ),
+)
+
+
+def build_scenario(case: Case) -> Scenario:
+    """Clone small_home's system once per site, placed and equipped as the site says."""
+    base = small_home()
+    template = base.systems[0]
+    systems = []
+    for site in case.sites:
+        system = copy.deepcopy(template)
+        system.update(
+            system_id=site.system_id,
+            name=f"Site {site.system_id}",
+            timezone=site.timezone,
+            lat=site.lat,
+            lon=site.lon,
+            connection_type="cellular" if site.cellular else "ethernet",
+            events=[],
+            alarms=[],
+        )
+        if site.battery:
+            system["battery"] = {"charge_w": 3840, "discharge_w": 3840, "capacity_wh": 10080}
+        systems.append(system)
+    user = {
+        "user_id": 1,
+        "name": "Benchmark",
+        "email": "bench@example.com",
+        "company_id": "",
+        "systems": [site.system_id for site in case.sites],
+    }
+    return Scenario(
+        name="benchmark",
+        description=case.name,
+        users=[user],
+        systems=systems,
+        default_user_id=1,
+    )
+
+
+class Strategy(Protocol):
+    """What the month loop needs from a polling strategy."""
+
+    def due(self, now: datetime) -> list[Task]:
+        """Tasks to run now."""
+
+    def next_wakeup(self, now: datetime) -> datetime | None:
+        """When to look again."""
+
+    def done(self, task: Task, now: datetime) -> None:
+        """Report a success."""
+
+    def failed(self, task: Task, now: datetime, err: EnphaseError) -> None:
+        """Report a failure."""
+
+    def on_summary(self, system_id: int, summary: Summary, now: datetime) -> None:
+        """Report a fetched summary."""
+
+    def on_request(self, record: RequestRecord) -> None:
+        """Report a request the client made."""
+
+
+class PlannerStrategy:
+    """The request planner, wired as the coordinators are meant to wire it."""
+
+    def __init__(self, case: Case, limits: PlanLimits) -> None:
+        """Declare the case's systems; the first one has Home Assistant's sun (its home)."""
+        self.planner = RequestPlanner(limits)
+        profiles = []
+        for index, site in enumerate(case.sites):
+            # HA knows its own location; other systems only by their time zone.
+            daylight = SolarDaylight(site.lat, site.lon) if index == 0 else None
+            profiles.append(
+                SystemProfile(
+                    site.system_id,
+                    timezone=site.timezone,
+                    has_battery=site.battery,
+                    cellular=site.cellular,
+                    daylight=daylight,
+                )
+            )
+        self.planner.set_systems(OWNER, profiles)
+
+    def due(self, now: datetime) -> list[Task]:
+        """Tasks the planner says are due."""
+        return self.planner.due(now)
+
+    def next_wakeup(self, now: datetime) -> datetime | None:
+        """Return the planner's next wake-up."""
+        return self.planner.next_wakeup(now)
+
+    def done(self, task: Task, now: datetime) -> None:
+        """Report success."""
+        self.planner.record_done(task, now)
+
+    def failed(self, task: Task, now: datetime, err: EnphaseError) -> None:
+        """Report a 429 with its period, or another failure."""
+        if isinstance(err, EnphaseRateLimitError):
+            self.planner.record_rate_limit(
+                now, period=err.period, period_end=err.period_end, limit=err.limit
+            )
+        else:
+            self.planner.record_failure(task, now)
+
+    def on_summary(self, system_id: int, summary: Summary, now: datetime) -> None:
+        """Let the planner learn from the summary."""
+        self.planner.record_summary(system_id, summary, now)
+
+    def on_request(self, record: RequestRecord) -> None:
+        """Count the request."""
+        self.planner.record_request(record)
+
+
+@dataclass
+class FixedStrategy:
+    """Poll every kind at a fixed interval, whatever the sun, the uploads or a 429 say."""
+
+    case: Case
+    intervals: dict[TaskKind, timedelta]
+    start: datetime
+    last: dict[Task, datetime] = field(default_factory=dict)
+
+    def _tasks(self) -> list[Task]:
+        kinds = (TaskKind.SUMMARY, TaskKind.ALARMS, TaskKind.DEVICES)
+        tasks = [Task(kind, OWNER, site.system_id) for site in self.case.sites for kind in kinds]
+        tasks.extend((Task(TaskKind.SYSTEMS, OWNER), Task(TaskKind.EVENT_TYPES, OWNER)))
+        return tasks
+
+    def _when(self, task: Task) -> datetime:
+        last = self.last.get(task)
+        if last is not None:
+            return last + self.intervals[task.kind]
+        # Stagger the kinds by a minute so a start does not trip the per-minute limit.
+        return self.start + timedelta(minutes=list(TaskKind).index(task.kind))
+
+    def due(self, now: datetime) -> list[Task]:
+        """Every task whose interval has run out."""
+        return [task for task in self._tasks() if self._when(task) <= now]
+
+    def next_wakeup(self, now: datetime) -> datetime | None:
+        """Return the soonest next run."""
+        return min(self._when(task) for task in self._tasks())
+
+    def done(self, task: Task, now: datetime) -> None:
+        """Schedule the next run."""
+        self.last[task] = now
+
+    def failed(self, task: Task, now: datetime, err: EnphaseError) -> None:
+        """Naive: a failure waits for the next interval like a success."""
+        self.last[task] = now
+
+    def on_summary(self, system_id: int, summary: Summary, now: datetime) -> None:
+        """Nothing to learn."""
+
+    def on_request(self, record: RequestRecord) -> None:
+        """Nothing to count."""
+
+
+@dataclass
+class Log:
+    """What happened during one run."""
+
+    summaries: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
+    alarm_fetches: dict[int, list[tuple[float, frozenset[str]]]] = field(default_factory=dict)
+    requests: int = 0
+    rate_limited: int = 0
+
+
+@dataclass
+class Result:
+    """One table row."""
+
+    case: str
+    strategy: str
+    used: int
+    quota: int
+    rate_limited: int
+    stale_mean: float
+    stale_p95: float
+    age_mean: float
+    alarm_mean: float | None
+    alarm_p95: float | None
+    alarms_missed: int
+    alarms_total: int
+    ratio: float | None = None
+    seconds: float = 0.0
+
+
+def p95(values: Sequence[float]) -> float:
+    """95th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)] if ordered else math.nan
+
+
+def daylight_uploads(sim: Simulator, system_id: int, start: float, end: float) -> list[float]:
+    """Return a system's uploads in [start, end) whose data show production (daylight)."""
+    system = sim.systems[system_id]
+    period = system.upload_interval
+    first = math.ceil((start - system.upload_phase) / period) * period + system.upload_phase
+    uploads = []
+    upload = first
+    while upload < end:
+        if system.model.interval_power(system.cutoff(upload)) > 0:
+            uploads.append(float(upload))
+        upload += period
+    return uploads
+
+
+def staleness(
+    uploads: Sequence[float], fetches: Sequence[tuple[float, float]], end: float
+) -> list[float]:
+    """For each upload, seconds until a fetched summary first reports it (or the run's end)."""
+    reports = [report for _, report in fetches]
+    latencies = []
+    for upload in uploads:
+        index = bisect_left(reports, upload)
+        latencies.append((fetches[index][0] if index < len(fetches) else end) - upload)
+    return latencies
+
+
+def mean_age(uploads: Sequence[float], fetches: Sequence[tuple[float, float]]) -> list[float]:
+    """Age of the shown data (now minus its upload) sampled at each daylight upload instant."""
+    times = [t for t, _ in fetches]
+    ages = []
+    for moment in uploads:
+        index = bisect_left(times, moment + 1e-6) - 1
+        if index >= 0:
+            ages.append(moment - fetches[index][1])
+    return ages
+
+
+def ideal_staleness(
+    uploads: Sequence[float], polls: float, zone_days: Sequence[int]
+) -> list[float]:
+    """Staleness if ``polls`` requests land UPLOAD_LAG after evenly chosen daylight uploads."""
+    lag = UPLOAD_LAG.total_seconds()
+    if polls >= len(uploads):
+        return [lag] * len(uploads)
+    # Share the polls between days by their daylight uploads, then spread each day's evenly,
+    # always including the day's last daylight upload.
+    days: dict[int, list[float]] = {}
+    for upload, day in zip(uploads, zone_days, strict=True):
+        days.setdefault(day, []).append(upload)
+    latencies: list[float] = []
+    carried = 0.0
+    for day_uploads in days.values():
+        share = polls * len(day_uploads) / len(uploads) + carried
+        count = max(1, min(len(day_uploads), round(share)))
+        carried = share - count
+        polled = sorted({math.ceil((j + 1) * len(day_uploads) / count) - 1 for j in range(count)})
+        for index, upload in enumerate(day_uploads):
+            nxt = polled[bisect_left(polled, index)]
+            latencies.append(day_uploads[nxt] + lag - upload)
+    return latencies
+
+
+async def run(case: Case, name: str, month_start: datetime, seed: int) -> Result:
+    """Simulate one strategy over one month of one case."""
+    began = time.monotonic()
+    _, month_end = quota_month(month_start)
+    limits = PlanLimits.for_plan(case.plan)
+    sim = Simulator(
+        build_scenario(case),
+        auto_approve=True,
+        start=month_start,
+        speed=0.0,
+        token_lifetime=90 * 86400,
+    )
+    sim.set_plan(api_key=API_KEY, plan=case.plan)
+    token = str(sim.issue_tokens()["access_token"])
+
+    strategy: Strategy
+    if name == "planner":
+        strategy = PlannerStrategy(case, limits)
+    else:
+        daily = timedelta(days=1)
+        if name == "fixed 5 min":
+            summary = alarms = timedelta(minutes=5)
+        else:  # even spread: the planner's alarm pace, summaries share the rest evenly
+            probe = PlannerStrategy(case, limits).planner
+            alarms = probe.alarm_interval(month_start)
+            month = (month_end - month_start).total_seconds()
+            systems = len(case.sites)
+            overhead = systems * month / alarms.total_seconds() + (systems + 1) * month / 86400 + 1
+            per_system = (limits.per_month - overhead) / systems
+            summary = timedelta(seconds=math.ceil(month / per_system * 1.01))
+        strategy = FixedStrategy(
+            case,
+            {
+                TaskKind.SUMMARY: summary,
+                TaskKind.ALARMS: alarms,
+                TaskKind.DEVICES: daily,
+                TaskKind.SYSTEMS: daily,
+                TaskKind.EVENT_TYPES: timedelta(days=30),
+            },
+            month_start,
+        )
+
+    log = Log()
+
+    def on_request(record: RequestRecord) -> None:
+        log.requests += 1
+        if record.status == 429:
+            log.rate_limited += 1
+        strategy.on_request(record)
+
+    # World events: alarms raised at seeded random instants and cleared two days later.
+    rng = random.Random(f"{seed}:{case.name}")  # noqa: S311 - reproducible, not crypto
+    span = (month_end - month_start).total_seconds()
+    raised: dict[str, tuple[int, float]] = {}
+    events: list[tuple[float, str, Any]] = []
+    for site in case.sites:
+        for _ in range(ALARMS_PER_SYSTEM):
+            at = month_start.timestamp() + rng.uniform(0, span - ALARM_OPEN.total_seconds())
+            events.append((at, "raise", site.system_id))
+    events.sort(key=lambda event: event[0])
+
+    server = TestServer(create_app(sim), host="127.0.0.1")
+    await server.start_server()
+    base_url = str(server.make_url("")).rstrip("/")
+
+    async def token_provider() -> str:
+        return token
+
+    async with aiohttp.ClientSession() as session:
+        client = EnphaseClient(
+            session,
+            token_provider,
+            API_KEY,
+            base_url=base_url,
+            on_request=on_request,
+            now=sim.clock.time,
+        )
+        now = month_start
+        event_index = 0
+        while now < month_end:
+            sim.clock.set(now, speed=0.0)
+            while event_index < len(events) and events[event_index][0] <= now.timestamp():
+                at, kind, payload = events[event_index]
+                event_index += 1
+                if kind == "raise":
+                    alarm = sim.raise_alarm(payload)
+                    raised[alarm["id"]] = (payload, at)
+                    events.append((at + ALARM_OPEN.total_seconds(), "clear", alarm["id"]))
+                    events[event_index:] = sorted(events[event_index:], key=lambda e: e[0])
+                else:
+                    sim.clear_alarm(payload)
+            for task in strategy.due(now):
+                await execute(client, strategy, task, now, log)
+            wakeup = strategy.next_wakeup(now) or month_end
+            if event_index < len(events):
+                wakeup = min(wakeup, datetime.fromtimestamp(events[event_index][0], UTC))
+            now = max(min(wakeup, month_end), now + timedelta(seconds=1))
+        # Read the simulator's own count inside the month (it rolls over at month_end).
+        sim.clock.set(month_end - timedelta(seconds=1), speed=0.0)
+        used = sim.usage_for(API_KEY).month_count
+    await server.close()
+
+    end = month_end.timestamp()
+    stale: list[float] = []
+    ages: list[float] = []
+    for site in case.sites:
+        uploads = daylight_uploads(sim, site.system_id, month_start.timestamp(), end)
+        fetches = log.summaries.get(site.system_id, [])
+        stale.extend(staleness(uploads, fetches, end))
+        ages.extend(mean_age(uploads, fetches))
+    detections = []
+    missed = 0
+    for alarm_id, (system_id, at) in raised.items():
+        found = next(
+            (t for t, ids in log.alarm_fetches.get(system_id, []) if t >= at and alarm_id in ids),
+            None,
+        )
+        if found is None:
+            missed += 1
+        else:
+            detections.append(found - at)
+    return Result(
+        case=case.name,
+        strategy=name,
+        used=used,
+        quota=limits.per_month,
+        rate_limited=log.rate_limited,
+        stale_mean=statistics.fmean(stale) if stale else math.nan,
+        stale_p95=p95(stale),
+        age_mean=statistics.fmean(ages) if ages else math.nan,
+        alarm_mean=statistics.fmean(detections) if detections else None,
+        alarm_p95=p95(detections) if detections else None,
+        alarms_missed=missed,
+        alarms_total=len(raised),
+        seconds=time.monotonic() - began,
+    )
+
+
+async def execute(
+    client: EnphaseClient, strategy: Strategy, task: Task, now: datetime, log: Log
+) -> None:
+    """Run one task through the real client and report the outcome."""
+    system_id = task.system_id or 0
+    try:
+        if task.kind is TaskKind.SUMMARY:
+            summary = await client.summary(system_id)
+            report = summary.last_report_at.timestamp() if summary.last_report_at else 0.0
+            log.summaries.setdefault(system_id, []).append((now.timestamp(), report))
+            strategy.on_summary(system_id, summary, now)
+        elif task.kind is TaskKind.ALARMS:
+            alarms = await client.alarms(system_id, now - ALARM_LOOKBACK)
+            log.alarm_fetches.setdefault(system_id, []).append(
+                (now.timestamp(), frozenset(alarm.id for alarm in alarms))
+            )
+        elif task.kind is TaskKind.DEVICES:
+            await client.devices(system_id)
+        elif task.kind is TaskKind.SYSTEMS:
+            await client.all_systems()
+        else:
+            await client.event_types()
+    except EnphaseError as err:
+        strategy.failed(task, now, err)
+    else:
+        strategy.done(task, now)
+
+
+def ideal_row(case: Case, month_start: datetime) -> Result:
+    """Return the ideal: the whole quota on daylight summaries, upload-aligned, evenly spread."""
+    _, month_end = quota_month(month_start)
+    sim = Simulator(build_scenario(case), start=month_start, speed=0.0)
+    limits = PlanLimits.for_plan(case.plan)
+    stale: list[float] = []
+    for site in case.sites:
+        uploads = daylight_uploads(
+            sim, site.system_id, month_start.timestamp(), month_end.timestamp()
+        )
+        # Group uploads by local day: noon-to-noon UTC never splits a day in the Americas.
+        days = [int((upload - 43200) // 86400) for upload in uploads]
+        polls = limits.per_month / len(case.sites)
+        stale.extend(ideal_staleness(uploads, polls, days))
+    return Result(
+        case=case.name,
+        strategy="ideal",
+        used=limits.per_month,
+        quota=limits.per_month,
+        rate_limited=0,
+        stale_mean=statistics.fmean(stale),
+        stale_p95=p95(stale),
+        age_mean=math.nan,
+        alarm_mean=None,
+        alarm_p95=None,
+        alarms_missed=0,
+        alarms_total=0,
+    )
+
+
+def minutes(seconds: float | None) -> str:
+    """Seconds as minutes, or hours past two hours."""
+    if seconds is None or math.isnan(seconds):
+        return "-"
+    if seconds >= 7200:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.1f} m"
+
+
+def print_table(rows: Sequence[Result], month: str, wall: float) -> None:
+    """Print the one table."""
+    header = (
+        "scenario",
+        "strategy",
+        "used/quota",
+        "429s",
+        "stale mean",
+        "stale p95",
+        "alarm mean",
+        "alarm p95",
+        "alarms missed",
+        "vs ideal",
+    )
+    lines = [
+        (
+            row.case,
+            row.strategy,
+            f"{row.used}/{row.quota} ({row.used / row.quota:.0%})",
+            str(row.rate_limited),
+            minutes(row.stale_mean),
+            minutes(row.stale_p95),
+            minutes(row.alarm_mean),
+            minutes(row.alarm_p95),
+            f"{row.alarms_missed}/{row.alarms_total}" if row.alarms_total else "-",
+            f"{row.ratio:.2f}x" if row.ratio is not None else "-",
+        )
+        for row in rows
+    ]
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+    print(
+        f"Simulated month {month} (UTC calendar month), staleness = daylight upload -> summary fetched"
+    )
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    previous = None
+    for line in lines:
+        if previous is not None and line[0] != previous:
+            print()
+        previous = line[0]
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)))
+    print(f"\n({wall:.0f} s wall clock)")
+
+
+async def main(argv: Sequence[str] | None = None) -> int:
+    """Run every case and strategy, print the table; exit 1 if a target is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--month", default="2026-06", help="YYYY-MM, a 30-day month")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--only", help="run only the cases whose name contains this")
+    parser.add_argument(
+        "--strategies", default="planner,even spread,fixed 5 min", help="comma-separated"
+    )
+    args = parser.parse_args(argv)
+    year, month = (int(part) for part in args.month.split("-"))
+    month_start = datetime(year, month, 1, tzinfo=UTC)
+    began = time.monotonic()
+    rows: list[Result] = []
+    failures: list[str] = []
+    for case in CASES:
+        if args.only and args.only.lower() not in case.name.lower():
+            continue
+        ideal = ideal_row(case, month_start)
+        case_rows = [ideal]
+        for name in args.strategies.split(","):
+            case_rows.append(await run(case, name.strip(), month_start, args.seed))  # noqa: PERF401
+        for row in case_rows:
+            row.ratio = row.stale_mean / ideal.stale_mean
+        rows.extend(case_rows)
+        planner = next((r for r in case_rows if r.strategy == "planner"), None)
+        even = next((r for r in case_rows if r.strategy == "even spread"), None)
+        if planner is not None:
+            if planner.rate_limited:
+                failures.append(f"{case.name}: {planner.rate_limited} 429s")
+            if planner.used > planner.quota:
+                failures.append(f"{case.name}: over quota")
+            if planner.ratio is not None and planner.ratio > 1.25:
+                failures.append(f"{case.name}: {planner.ratio:.2f}x ideal")
+            if even is not None and planner.stale_mean >= even.stale_mean:
+                failures.append(f"{case.name}: not fresher than even spread")
+    print_table(rows, args.month, time.monotonic() - began)
+    for failure in failures:
+        print(f"TARGET MISSED: {failure}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
