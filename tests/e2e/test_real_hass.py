@@ -135,6 +135,12 @@ async def test_real_hass_demo(real_hass: RealHass) -> None:
         client = HomeAssistantClient(session, real_hass.base_url)
         await client.login("demo", "demo-password")
 
+        # The frontend shows "Loading data" until get_services (among others) answers; it
+        # fails when a service description needs a package that is not installed.
+        async with client.websocket() as ws:
+            services = await ws.call("get_services")
+        assert "homeassistant" in services
+
         entries = await client.config_entries()
         assert [entry["entry_id"] for entry in entries] == [entry_id]
         assert entries[0]["state"] == "loaded"
