@@ -661,6 +661,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ),
     )
     parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show Home Assistant's and the simulator's output here too",
+    )
+    parser.add_argument(
         "--public-host",
         default=None,
         help=(
@@ -699,6 +704,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sim_host = "0.0.0.0" if args.public_host else "127.0.0.1"
     base_url = f"http://127.0.0.1:{args.port}"
     processes = Processes()
+    # Home Assistant writes config/home-assistant.log itself; the terminal stays for the
+    # demo's own messages unless --verbose asks for both processes' output there too.
+    sim_log = config_dir / "simulator.log"
+    sim_out: IO[bytes] | int | None = None if args.verbose else sim_log.open("wb")
+    hass_out = None if args.verbose else subprocess.DEVNULL
     # Ctrl-C and `kill` both end up in the finally clause below (SIGINT explicitly, as a
     # shell leaves it ignored for a command started in the background).
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -711,9 +721,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 scenario=args.scenario,
                 auto_approve=not args.no_add,
                 host=sim_host,
+                stdout=sim_out,
             ),
         )
-        processes.add("Home Assistant", start_hass(config_dir, port=args.port, api_url=api_url))
+        processes.add(
+            "Home Assistant",
+            start_hass(config_dir, port=args.port, api_url=api_url, stdout=hass_out),
+        )
+        print(f"Starting the simulator and Home Assistant (logs: {_shown(config_dir)}/*.log)")
         asyncio.run(
             bootstrap(
                 base_url,
@@ -742,20 +757,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                 break
             print("Home Assistant asked to restart; starting it again")
             processes.replace(
-                "Home Assistant", start_hass(config_dir, port=args.port, api_url=api_url)
+                "Home Assistant",
+                start_hass(config_dir, port=args.port, api_url=api_url, stdout=hass_out),
             )
     except KeyboardInterrupt:
         print("\nStopping...")
         return 0
     except BootstrapError as err:
         print(f"Demo setup failed: {err}", file=sys.stderr)
+        print(f"See {_shown(config_dir)}/home-assistant.log and simulator.log", file=sys.stderr)
         return 1
     else:
-        print(reason, file=sys.stderr)
+        print(f"{reason}; see {_shown(config_dir)}/home-assistant.log", file=sys.stderr)
         return 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         processes.stop()
+        if not isinstance(sim_out, int) and sim_out is not None:
+            sim_out.close()
+
+
+def _shown(path: Path) -> str:
+    """Return path relative to the working directory when it is inside it."""
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
 
 
 if __name__ == "__main__":
