@@ -703,6 +703,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     api_url = f"http://{args.public_host or '127.0.0.1'}:{args.sim_port}"
     sim_host = "0.0.0.0" if args.public_host else "127.0.0.1"
     base_url = f"http://127.0.0.1:{args.port}"
+    # The URL Home Assistant gives out for itself (internal_url/external_url).
+    hass_env = (
+        {"ENPHASE_DEMO_URL": f"http://{args.public_host}:{args.port}"} if args.public_host else {}
+    )
     processes = Processes()
     # Home Assistant writes config/home-assistant.log itself; the terminal stays for the
     # demo's own messages unless --verbose asks for both processes' output there too.
@@ -726,7 +730,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         processes.add(
             "Home Assistant",
-            start_hass(config_dir, port=args.port, api_url=api_url, stdout=hass_out),
+            start_hass(
+                config_dir, port=args.port, api_url=api_url, extra_env=hass_env, stdout=hass_out
+            ),
         )
         print(f"Starting the simulator and Home Assistant (logs: {_shown(config_dir)}/*.log)")
         asyncio.run(
@@ -741,7 +747,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print()
         print(
-            f"Home Assistant: http://localhost:{args.port}  (user {DEMO_USERNAME!r}, password {DEMO_PASSWORD!r})"
+            f"Home Assistant: http://{args.public_host or 'localhost'}:{args.port}  (user {DEMO_USERNAME!r}, password {DEMO_PASSWORD!r})"
         )
         print(f"Simulator:      {api_url}  (scenario {args.scenario})")
         if args.no_add:
@@ -758,7 +764,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("Home Assistant asked to restart; starting it again")
             processes.replace(
                 "Home Assistant",
-                start_hass(config_dir, port=args.port, api_url=api_url, stdout=hass_out),
+                start_hass(
+                    config_dir, port=args.port, api_url=api_url, extra_env=hass_env, stdout=hass_out
+                ),
             )
     except KeyboardInterrupt:
         print("\nStopping...")
