@@ -161,3 +161,35 @@ def test_automatic_polling_leaves_the_reserve(watt: PlanLimits) -> None:
 def test_block_period_values() -> None:
     assert [p.value for p in BlockPeriod] == ["minute", "month", "backoff"]
     assert datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_due_never_overshoots_the_monthly_plan(watt: PlanLimits) -> None:
+    planner = RequestPlanner(watt, reserve=Reserve(manual=0))
+    planner.set_systems("e", [home(i) for i in range(1, 6)])
+    count(planner, NOON - timedelta(hours=1), 998)
+    assert len(planner.due(NOON)) == 2
+    count(planner, NOON - timedelta(hours=1), 2)
+    assert planner.due(NOON) == []
+    assert planner.next_wakeup(NOON) == NOON + timedelta(hours=1)  # re-checked hourly
+
+
+def test_a_refresh_bigger_than_a_minute_is_refused(watt: PlanLimits) -> None:
+    planner = planner_with_home(watt)
+    decision = planner.can_refresh(NOON, requests=11)
+    assert decision.reason is RefreshRefusal.MINUTE_LIMIT
+    assert decision.retry_at == NOON + timedelta(minutes=1)
+
+
+async def test_naive_timestamps_in_storage_are_utc(watt: PlanLimits) -> None:
+    from budget_fakes import MemoryStore as Store
+
+    data = {
+        "month_start": "2026-06-01T00:00:00",
+        "used": 12,
+        "blocked_until": "2026-06-15T19:30:00",
+        "block_period": "minute",
+    }
+    planner = RequestPlanner(watt, Store(data))
+    await planner.async_load()
+    assert planner.used(NOON) == 12
+    assert planner.blocked_until(NOON) == datetime(2026, 6, 15, 19, 30, tzinfo=UTC)

@@ -242,3 +242,48 @@ def test_profile_picks_the_best_daylight_source() -> None:
     planner.set_systems("e", [SystemProfile(1, daylight=Fixed())])
     assert planner.is_daylight(1, datetime(2026, 6, 15, 12, tzinfo=UTC))
     assert not planner.is_daylight(1, datetime(2026, 6, 15, 20, tzinfo=UTC))
+
+
+def test_the_last_poll_of_the_day_comes_after_sunset(watt: PlanLimits) -> None:
+    planner = RequestPlanner(watt)
+    planner.set_systems("e", [home(1)])
+    sunset = SolarDaylight(38.4, -122.8).sun_times(date(2026, 6, 15))[1]
+    before = sunset - timedelta(minutes=10)
+    report = before - timedelta(minutes=2)
+    first_round(planner, before, report)
+    when = summary_when(planner, before)
+    # The first upload after sunset carries the day's last production.
+    assert sunset < when <= sunset + timedelta(minutes=15) + UPLOAD_LAG
+    assert (when - UPLOAD_LAG - report) % timedelta(minutes=15) == timedelta(0)
+
+
+def test_guessed_daylight_is_widened_only_on_rich_plans() -> None:
+    guess = SystemProfile(1, timezone=LA)  # no location: daylight from the zone
+    rise = timezone_daylight(LA).sun_times(date(2026, 6, 15))[0]
+    early = rise - timedelta(minutes=20)
+    rich = RequestPlanner(PlanLimits.for_plan("kilowatt"))
+    rich.set_systems("e", [guess])
+    rich.daylight_interval(early)
+    assert rich.is_daylight(1, early)
+    poor = RequestPlanner(PlanLimits.for_plan("watt"))
+    poor.set_systems("e", [SystemProfile(i, timezone=LA) for i in range(1, 4)])
+    poor.daylight_interval(early)
+    assert not poor.is_daylight(1, early)
+
+
+def test_battery_nights_get_the_surplus_of_a_rich_plan() -> None:
+    planner = RequestPlanner(PlanLimits.for_plan("kilowatt"))
+    planner.set_systems("e", [home(1, has_battery=True)])
+    first_round(planner, MIDNIGHT, MIDNIGHT - timedelta(minutes=3))
+    assert summary_when(planner, MIDNIGHT) - MIDNIGHT <= timedelta(minutes=30)
+
+
+def test_polar_night_falls_back_to_the_night_interval(watt: PlanLimits) -> None:
+    planner = RequestPlanner(watt)
+    planner.set_systems(
+        "e", [SystemProfile(1, timezone="Arctic/Longyearbyen", latitude=78.2, longitude=15.6)]
+    )
+    winter = datetime(2026, 12, 15, 12, tzinfo=UTC)
+    first_round(planner, winter, winter - timedelta(minutes=5))
+    assert not planner.is_daylight(1, winter)
+    assert summary_when(planner, winter) - winter >= timedelta(hours=11)
