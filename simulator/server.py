@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 import html
 import json
+import logging
 import re
 from typing import Any
 from urllib.parse import urlencode
@@ -22,6 +23,8 @@ from .state import SIM_KEY, Simulator
 
 # aiohttp >= 3.14 prefers typed request keys; Home Assistant 2026.2 ships 3.13.
 LOG_KEY: Any = web.RequestKey("sim_log", dict) if hasattr(web, "RequestKey") else "sim_log"
+
+_LOGGER = logging.getLogger(__name__)
 
 API = "/api/v4/systems"
 DEFAULT_REDIRECT = "/oauth/redirect_uri"
@@ -146,6 +149,8 @@ async def log_middleware(
             raise
     entry["status"] = response.status
     sim.log_request(entry)
+    # Path only: query strings carry codes, refresh tokens and serial numbers.
+    _LOGGER.info("%s %s %s", request.method, path, response.status)
     return response
 
 

@@ -33,8 +33,9 @@ async def sim_url(
     Depends on pytest-socket's ``socket_enabled`` because the Home Assistant test plugin
     blocks sockets; the 127.0.0.1-only allow list stays in force.
     """
+    # No aiohttp access log: its lines would carry query strings (codes, refresh tokens).
     server = TestServer(create_app(sim), host="127.0.0.1")
-    await server.start_server()
+    await server.start_server(access_log=None)
     url = str(server.make_url("")).rstrip("/")
     monkeypatch.setenv(API_URL_ENV, url)
     try:
