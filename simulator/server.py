@@ -181,11 +181,15 @@ async def authorize(request: web.Request) -> web.Response:
         user_id = sim.auto_approve_user_id or sim.default_user_id
         code = sim.issue_code(client_id, user_id, query.get("redirect_uri"))
         return _redirect(redirect_uri, {"code": code, **extra})
-    users = "".join(
-        f'<label><input type="radio" name="user_id" value="{u.user_id}"'
-        f"{' checked' if u.user_id == sim.default_user_id else ''}> "
-        f"{html.escape(u.name)} &lt;{html.escape(u.email)}&gt;</label><br>"
-        for u in sim.users.values()
+    users = (
+        "<fieldset><legend>Sign in as</legend>"
+        + "".join(
+            f'<label><input type="radio" name="user_id" value="{u.user_id}"'
+            f"{' checked' if u.user_id == sim.default_user_id else ''}> "
+            f"{html.escape(u.name)} &lt;{html.escape(u.email)}&gt;</label>"
+            for u in sim.users.values()
+        )
+        + "</fieldset>"
     )
     if len(sim.users) == 1:
         users = f'<input type="hidden" name="user_id" value="{sim.default_user_id}">'
@@ -198,17 +202,32 @@ async def authorize(request: web.Request) -> web.Response:
         )
     )
     page = f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>Enlighten (simulated) - Authorize</title></head>
-<body>
+<html><head><meta charset="utf-8"><title>Enlighten (simulated) - Authorize</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: sans-serif; background: #f4f5f7; margin: 0; }}
+main {{ max-width: 28rem; margin: 4rem auto; background: #fff; padding: 2rem;
+        border-radius: 8px; box-shadow: 0 1px 4px rgba(0,0,0,.15); }}
+h1 {{ font-size: 1.3rem; color: #f37321; margin-top: 0; }}
+fieldset {{ border: 1px solid #ddd; border-radius: 6px; margin: 1rem 0; }}
+label {{ display: block; padding: .3rem 0; }}
+button {{ font-size: 1rem; padding: .6rem 1.4rem; border-radius: 4px; border: 0;
+          cursor: pointer; margin-right: .5rem; }}
+#approve {{ background: #f37321; color: #fff; }}
+#deny {{ background: #e0e0e0; }}
+small {{ color: #777; }}
+</style></head>
+<body><main>
 <h1>Enphase Enlighten (simulated)</h1>
-<p><b>{html.escape(app.name)}</b> wants to access your Enlighten systems.</p>
+<p><b>{html.escape(app.name)}</b> asks to read your Enlighten systems on your behalf.</p>
 <form method="post" action="/oauth/authorize">
 {hidden}
 {users}
 <button type="submit" name="decision" value="approve" id="approve">Approve</button>
 <button type="submit" name="decision" value="deny" id="deny">Deny</button>
 </form>
-</body></html>"""
+<p><small>Local simulator: no password needed.</small></p>
+</main></body></html>"""
     return web.Response(text=page, content_type="text/html")
 
 
