@@ -153,6 +153,7 @@ class SimSystem:
         self._offline_since: float | None = None
         self._events: list[dict[str, Any]] = []
         self._alarms: list[dict[str, Any]] = []
+        self._anchor_base = 0
         self.lifetime_lag = 0  # seconds after local midnight before energy_lifetime rolls over
         self.model = ProductionModel(
             seed=self.system_id,
@@ -171,6 +172,7 @@ class SimSystem:
         offline_hours, events, alarms = self._pending
         self._pending = None
         base = int((self._clock() if at is None else at) // 3600 * 3600)
+        self._anchor_base = base
         if offline_hours is not None:
             self._offline_since = base - float(offline_hours) * 3600
         self._events = [self._event_from_spec(e, base) for e in events] + self._events
@@ -198,6 +200,19 @@ class SimSystem:
     def offline_since(self, value: float | None) -> None:
         self.anchor()
         self._offline_since = value
+
+    def device_report(self, device: dict[str, Any], report: int) -> int:
+        """Last report of one device: the gateway's, unless the device stopped reporting.
+
+        ``_offline_hours`` (relative to the scenario anchor) or ``_last_report_at`` (epoch)
+        freeze a device's reports, like a microinverter that no longer reports.
+        """
+        if "_last_report_at" in device:
+            return min(report, int(device["_last_report_at"]))
+        if "_offline_hours" in device:
+            self.anchor()
+            return min(report, self._anchor_base - int(float(device["_offline_hours"]) * 3600))
+        return report
 
     # --- static facts -------------------------------------------------------------------
     @property
@@ -379,7 +394,7 @@ class SimSystem:
                     continue
                 public = _public(device)
                 ordered: dict[str, Any] = {"id": public.pop("id", None)}
-                ordered["last_report_at"] = int(device.get("_last_report_at", report))
+                ordered["last_report_at"] = self.device_report(device, report)
                 ordered.update(public)
                 items.append(ordered)
             if items:
@@ -403,7 +418,8 @@ class SimSystem:
         out = []
         for index, micro in enumerate(self.micros):
             share = int(micro.get("_watts", 300)) / size
-            micro_power = round(power * share)
+            micro_report = self.device_report(micro, report)
+            micro_power = round(power * share) if micro_report == report else 0
             envoy = micro.get("_envoy") or default_envoy
             out.append(
                 (
@@ -426,7 +442,7 @@ class SimSystem:
                         "envoy_serial_number": envoy,
                         "energy": {"value": round(produced * share), "units": "Wh", "precision": 0},
                         "grid_profile": micro.get("_grid_profile"),
-                        "last_report_date": int(micro.get("_last_report_at", report)),
+                        "last_report_date": micro_report,
                     },
                 )
             )

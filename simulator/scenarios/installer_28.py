@@ -117,6 +117,11 @@ def _system(index: int) -> dict[str, Any]:
         system["events"].append(
             {"event_type_id": 28, "serial_number": envoy, "hours_ago": _OFFLINE[index]}
         )
+    if index == 3:
+        # Status "micro": one microinverter stopped reporting a day ago.
+        stale = system["devices"]["micros"][0]
+        stale["status"] = "not_reporting"
+        stale["_offline_hours"] = 26
     if index == 15:
         system["battery"] = {"charge_w": 3840, "discharge_w": 3840, "capacity_wh": 5000}
         system["devices"]["encharges"] = [

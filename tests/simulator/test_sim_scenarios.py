@@ -128,3 +128,15 @@ def test_module_runs() -> None:
         timeout=60,
     )
     assert "installer_28" in result.stdout
+
+
+def test_installer_micro_status_has_a_silent_microinverter() -> None:
+    sim = Simulator("installer_28")
+    now = sim.now()
+    system = next(sim.systems[s] for s in sim.system_ids if sim.systems[s].status(now) == "micro")
+    devices = system.devices_json(now)["devices"]["micros"]
+    silent = [d for d in devices if d["status"] != "normal"]
+    assert len(silent) == 1
+    assert silent[0]["last_report_at"] < system.last_upload(now) - 86400
+    summaries = {m["serial_number"]: m for _, m in system.micro_summaries(now)}
+    assert summaries[silent[0]["serial_number"]]["last_report_date"] == silent[0]["last_report_at"]
