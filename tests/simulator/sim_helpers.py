@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
+CLIENT_SECRET = "sim-client-secret"
+
+
+def basic(client_id: str = "sim-client-id", secret: str = CLIENT_SECRET) -> dict[str, str]:
+    """HTTP Basic client authentication header for the token endpoint."""
+    raw = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
 
 
 def load_fixture(name: str) -> Any:

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import aiohttp
 import pytest
+from sim_helpers import basic
 
 from simulator import Simulator
 
 REDIRECT = "https://example.invalid/auth/external/callback"
-
-
-CLIENT_SECRET = "sim-client-secret"
-
-
-def basic(client_id: str = "sim-client-id", secret: str = CLIENT_SECRET) -> dict[str, str]:
-    raw = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
-    return {"Authorization": f"Basic {raw}"}
 
 
 async def get_code(
