@@ -19,7 +19,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8090, help="port (default 8090)")
     parser.add_argument(
-        "--scenario", default="small_home", help="scenario name (see --list-scenarios)"
+        "--scenario",
+        default="small_home",
+        help="scenario name (see --list-scenarios) or a scenario .json file",
     )
     parser.add_argument(
         "--list-scenarios", action="store_true", help="print the scenarios and exit"

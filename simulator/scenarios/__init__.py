@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import importlib
+import json
+from pathlib import Path
 from typing import Any
 
 SCENARIOS: dict[str, str] = {
@@ -34,7 +36,17 @@ class Scenario:
 
 
 def load_scenario(name: str) -> Scenario:
-    """Build the scenario called ``name`` (a module in this package)."""
+    """Build the scenario called ``name`` (a module in this package), or read a JSON file.
+
+    A ``.json`` path holds the :class:`Scenario` fields as an object (``name``,
+    ``description``, ``users``, ``systems``, ``default_user_id``, optional ``apps`` and
+    ``event_types``).
+    """
+    if name.endswith(".json"):
+        data = json.loads(Path(name).read_text(encoding="utf-8"))
+        data.setdefault("name", Path(name).stem)
+        data.setdefault("description", f"Scenario file {Path(name).name}")
+        return Scenario(**data)
     if name not in SCENARIOS:
         raise KeyError(f"unknown scenario {name!r}; known: {', '.join(sorted(SCENARIOS))}")
     module = importlib.import_module(f"{__name__}.{name}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+import json
 import subprocess
 import sys
 from typing import Any
@@ -140,3 +141,18 @@ def test_installer_micro_status_has_a_silent_microinverter() -> None:
     assert silent[0]["last_report_at"] < system.last_upload(now) - 86400
     summaries = {m["serial_number"]: m for _, m in system.micro_summaries(now)}
     assert summaries[silent[0]["serial_number"]]["last_report_date"] == silent[0]["last_report_at"]
+
+
+def test_json_scenario_file(tmp_path: Any) -> None:
+    scenario = load_scenario("small_home")
+    data = {
+        "users": scenario.users,
+        "systems": scenario.systems,
+        "default_user_id": scenario.default_user_id,
+    }
+    path = tmp_path / "my_home.json"
+    path.write_text(json.dumps(data))
+    sim = Simulator(str(path))
+    assert sim.scenario.name == "my_home"
+    assert sim.system_ids == [698910067]
+    assert sim.systems[698910067].summary_json(sim.now())["modules"] == 10
