@@ -147,11 +147,18 @@ async def log_middleware(
                 )
         else:
             raise
-    entry["status"] = response.status
+    except web.HTTPException as exc:  # redirects of the authorize endpoint
+        _record(sim, entry, request.method, path, exc.status)
+        raise
+    _record(sim, entry, request.method, path, response.status)
+    return response
+
+
+def _record(sim: Simulator, entry: dict[str, Any], method: str, path: str, status: int) -> None:
+    entry["status"] = status
     sim.log_request(entry)
     # Path only: query strings carry codes, refresh tokens and serial numbers.
-    _LOGGER.info("%s %s %s", request.method, path, response.status)
-    return response
+    _LOGGER.info("%s %s %s", method, path, status)
 
 
 # --- OAuth ---------------------------------------------------------------------------------

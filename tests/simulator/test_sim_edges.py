@@ -127,3 +127,32 @@ async def test_inverters_summary_skips_micros_of_retired_envoys(sim: Simulator, 
     sim.update_device(SYSTEM_ID, "202323054201", {"retired": True})
     status, body = await call("/inverters_summary_by_envoy_or_site", params={"site_id": SYSTEM_ID})
     assert (status, body) == (200, [])
+
+
+async def test_authorize_and_token_are_logged(
+    sim: Simulator, http: aiohttp.ClientSession, sim_url: str
+) -> None:
+    params = {
+        "response_type": "code",
+        "client_id": "sim-client-id",
+        "redirect_uri": "http://127.0.0.1/cb",
+        "state": "s",
+    }
+    async with http.get(f"{sim_url}/oauth/authorize", params=params, allow_redirects=False) as resp:
+        code = parse_qs(urlparse(resp.headers["Location"]).query)["code"][0]
+    async with http.post(
+        f"{sim_url}/oauth/token",
+        headers=basic(),
+        params={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": "http://127.0.0.1/cb",
+        },
+    ) as resp:
+        assert resp.status == 200
+    assert [(e["endpoint"], e["status"]) for e in sim.request_log] == [
+        ("authorize", 302),
+        ("token", 200),
+    ]
+    assert "code" not in sim.request_log[1]["query"]
+    assert "state" not in sim.request_log[0]["query"]
