@@ -495,6 +495,8 @@ async def execute(
             )
         elif task.kind is TaskKind.DEVICES:
             await client.devices(system_id)
+        elif task.kind is TaskKind.INVERTERS:
+            await client.inverters_summary(site_id=system_id)
         elif task.kind is TaskKind.SYSTEMS:
             await client.all_systems()
         else:

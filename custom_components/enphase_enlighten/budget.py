@@ -38,6 +38,7 @@ MAX_ALARM_INTERVAL = timedelta(days=1)
 # Shares of the automatic budget. Summaries are what a user looks at, so they get the rest.
 ALARM_SHARE = 0.04
 INVENTORY_SHARE = 0.05
+INVERTERS_SHARE = 0.04
 # What summaries cannot use (their pace is capped by uploads) goes this much to alarms.
 ALARM_SURPLUS_SHARE = 0.8
 # A plan that cannot poll each system at least this often in daylight is not "fresh".
@@ -247,6 +248,8 @@ class SystemProfile:
     longitude: float | None = None
     has_battery: bool = False
     cellular: bool = False
+    # Per-microinverter data (inverters_summary) is fetched only when something uses it.
+    inverters: bool = False
     # An injected source wins (e.g. Home Assistant's sun for the home's own system).
     daylight: DaylightProvider | None = None
 
@@ -276,6 +279,7 @@ class TaskKind(StrEnum):
 
     SUMMARY = "summary"
     ALARMS = "alarms"
+    INVERTERS = "inverters_summary"
     DEVICES = "devices"
     SYSTEMS = "systems"
     EVENT_TYPES = "event_types"
@@ -435,7 +439,7 @@ class RequestPlanner:
         self._sun_cache: dict[tuple[int, date], tuple[datetime, datetime]] = {}
         self._interval_cache: tuple[tuple[int, int, int], timedelta] | None = None
         self._interval: timedelta | None = None
-        self._alarm_cache: tuple[tuple[datetime, int], timedelta] | None = None
+        self._stream_cache: tuple[tuple[datetime, int], tuple[timedelta, timedelta]] | None = None
         self._dirty = False
 
     # ---- persistence -------------------------------------------------------------------
@@ -784,29 +788,51 @@ class RequestPlanner:
 
     def alarm_interval(self, now: datetime) -> timedelta:
         """Return the planned time between alarm polls of one system."""
+        return self._stream_intervals(now)[0]
+
+    def inverters_interval(self, now: datetime) -> timedelta:
+        """Return the planned time between microinverter polls of a system that wants them."""
+        return self._stream_intervals(now)[1]
+
+    def _inverter_systems(self) -> int:
+        return sum(1 for state in self._systems.values() if state.profile.inverters)
+
+    def _stream_intervals(self, now: datetime) -> tuple[timedelta, timedelta]:
+        """Return the alarm and microinverter intervals (cached per month and systems)."""
         start, end = quota_month(now)
-        key = (
-            start,
-            hash((self.limits, tuple(sorted((k, tuple(v)) for k, v in self._owners.items())))),
-        )
-        if self._alarm_cache is not None and self._alarm_cache[0] == key:
-            return self._alarm_cache[1]
+        key = (start, hash((self.limits, self._systems_key())))
+        if self._stream_cache is not None and self._stream_cache[0] == key:
+            return self._stream_cache[1]
+        month = end - start
         systems = max(1, len(self._systems))
+        inverter_systems = self._inverter_systems()
         plannable = self._month_plannable()
-        # A plan with room to spare after polling every upload spends most of it on alarms.
+        # A plan with room to spare after polling every upload spends most of the rest on
+        # alarms and microinverters, one share per system and stream.
         best_summaries = self._summary_cost(
             UPLOAD_INTERVAL.total_seconds(), self._spans(start, end)
         )
         inventory = (len(self._systems) + len(self._owners)) * (
-            (end - start) / self.inventory_interval(now)
+            month / self.inventory_interval(now)
         ) + len(self._owners)
         surplus = (plannable - best_summaries - inventory) * ALARM_SURPLUS_SHARE
-        budget = max(1.0, plannable * ALARM_SHARE, surplus)
-        interval = min(
-            MAX_ALARM_INTERVAL, max(MIN_ALARM_INTERVAL, (end - start) * systems / budget)
+        per_stream = surplus / (systems + inverter_systems)
+        alarm_budget = max(1.0, plannable * ALARM_SHARE / systems, per_stream)
+        alarms = min(MAX_ALARM_INTERVAL, max(MIN_ALARM_INTERVAL, month / alarm_budget))
+        inverter_budget = max(
+            1.0, plannable * INVERTERS_SHARE / max(1, inverter_systems), per_stream
         )
-        self._alarm_cache = (key, interval)
-        return interval
+        inverters = min(MAX_ALARM_INTERVAL, max(UPLOAD_INTERVAL, month / inverter_budget))
+        self._stream_cache = (key, (alarms, inverters))
+        return alarms, inverters
+
+    def _systems_key(self) -> tuple[Any, ...]:
+        return tuple(
+            sorted(
+                (owner, tuple((i, self._systems[i].profile.inverters) for i in ids))
+                for owner, ids in self._owners.items()
+            )
+        )
 
     def inventory_interval(self, now: datetime) -> timedelta:
         """Return the planned time between device inventory (and systems list) polls."""
@@ -820,8 +846,9 @@ class RequestPlanner:
         """Return the requests other than summaries expected between now and ``end``."""
         span = end - now
         alarms = len(self._systems) * (span / self.alarm_interval(now))
+        inverters = self._inverter_systems() * (span / self.inverters_interval(now))
         inventory = (len(self._systems) + len(self._owners)) * (span / self.inventory_interval(now))
-        return alarms + inventory + len(self._owners) * (span / EVENT_TYPES_INTERVAL)
+        return alarms + inverters + inventory + len(self._owners) * (span / EVENT_TYPES_INTERVAL)
 
     def _summary_cost(
         self, interval: float, spans: Sequence[tuple[_SummaryState, float, float]]
@@ -874,7 +901,7 @@ class RequestPlanner:
         key = (
             int(now.timestamp() // UPLOAD_INTERVAL.total_seconds()),
             spendable * 100 // max(1, self.limits.per_month),
-            hash(tuple(sorted((k, tuple(v)) for k, v in self._owners.items()))),
+            hash(self._systems_key()),
         )
         if self._interval_cache is not None and self._interval_cache[0] == key:
             return self._interval_cache[1]
@@ -968,6 +995,14 @@ class RequestPlanner:
                         Task(TaskKind.DEVICES, task_owner, system_id), now, inventory_interval
                     )
                 )
+                if state.profile.inverters:
+                    tasks.append(
+                        self._periodic(
+                            Task(TaskKind.INVERTERS, task_owner, system_id),
+                            now,
+                            self.inverters_interval(now),
+                        )
+                    )
             tasks.append(
                 self._periodic(Task(TaskKind.SYSTEMS, task_owner), now, inventory_interval)
             )

@@ -287,3 +287,18 @@ def test_polar_night_falls_back_to_the_night_interval(watt: PlanLimits) -> None:
     first_round(planner, winter, winter - timedelta(minutes=5))
     assert not planner.is_daylight(1, winter)
     assert summary_when(planner, winter) - winter >= timedelta(hours=11)
+
+
+def test_microinverters_are_polled_only_when_wanted(watt: PlanLimits) -> None:
+    planner = RequestPlanner(watt)
+    planner.set_systems("e", [home(1), home(2, inverters=True)])
+    due = planner.due(NOON)
+    assert Task(TaskKind.INVERTERS, "e", 2) in due
+    assert Task(TaskKind.INVERTERS, "e", 1) not in due
+    first_round(planner, NOON, NOON)
+    # Watt: a 4% share for one system, at most daily.
+    assert timedelta(hours=12) <= planner.inverters_interval(NOON) <= timedelta(days=1)
+    rich = RequestPlanner(PlanLimits.for_plan("kilowatt"))
+    rich.set_systems("e", [home(1, inverters=True)])
+    assert rich.inverters_interval(NOON) == timedelta(minutes=15)
+    assert rich.alarm_interval(NOON) == timedelta(minutes=15)
