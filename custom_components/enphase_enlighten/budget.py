@@ -21,7 +21,8 @@ UPLOAD_INTERVAL = timedelta(minutes=15)
 CELLULAR_UPLOAD_INTERVAL = timedelta(hours=3)
 # Poll this long after an expected upload so that the upload has landed in the cloud.
 UPLOAD_LAG = timedelta(seconds=60)
-# Without a battery nothing changes at night: at most one poll, then the first one at sunrise.
+# Without a battery nothing changes at night: the next poll comes after sunrise (this interval
+# is the fallback when the sun does not rise, and the cost model's allowance for dusk polls).
 NIGHT_INTERVAL = timedelta(hours=12)
 # With a battery the night is worth watching, at this multiple of the daylight interval. The
 # summary only carries the batteries' ratings, not their state, so a night poll buys status.
@@ -939,9 +940,12 @@ class RequestPlanner:
         report = state.last_report_at
         edge: datetime | None = None
         if period is None:
-            # The first poll of the morning comes with the first upload holding production.
+            # The first poll of the morning comes with the first upload holding production;
+            # without a battery nothing before it is worth a request, however long the night.
             sunrise = self._next_sunrise(state, last)
-            if sunrise + cadence < target:
+            if sunrise + cadence < target or (
+                not state.has_battery and not state.misses and sunrise - last <= DAILY
+            ):
                 edge = sunrise + cadence
         elif target > period[1] and not state.misses:
             # The day's last poll comes with the first upload after sunset: it carries the
