@@ -302,3 +302,14 @@ def test_microinverters_are_polled_only_when_wanted(watt: PlanLimits) -> None:
     rich.set_systems("e", [home(1, inverters=True)])
     assert rich.inverters_interval(NOON) == timedelta(minutes=15)
     assert rich.alarm_interval(NOON) == timedelta(minutes=15)
+
+
+def test_no_poll_in_a_long_winter_night_without_a_battery(watt: PlanLimits) -> None:
+    planner = RequestPlanner(watt)
+    planner.set_systems("e", [home(1)])
+    sunrise, sunset = SolarDaylight(38.4, -122.8).sun_times(date(2026, 12, 16))
+    dusk = SolarDaylight(38.4, -122.8).sun_times(date(2026, 12, 15))[1] + timedelta(minutes=20)
+    first_round(planner, dusk, dusk - timedelta(minutes=4))
+    when = summary_when(planner, dusk)
+    assert sunrise < when <= sunrise + timedelta(minutes=31)
+    assert sunset > when
