@@ -16,6 +16,7 @@ from homeassistant.helpers.config_entry_oauth2_flow import (
     OAuth2Session,
     async_get_config_entry_implementation,
 )
+from homeassistant.util import dt as dt_util
 
 from .api import EnphaseClient
 from .const import CONF_API_KEY, CONF_SYSTEMS, DOMAIN
@@ -46,7 +47,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: EnphaseConfigEntry) -> b
     """Set up an Enphase account from a config entry."""
     try:
         implementation = await async_get_config_entry_implementation(hass, entry)
-    except ImplementationUnavailableError as err:
+    except (ImplementationUnavailableError, ValueError) as err:
+        # Home Assistant 2026.2 raises ValueError when the credentials are gone; later
+        # versions raise ImplementationUnavailableError.
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN, translation_key="oauth2_implementation_unavailable"
         ) from err
@@ -73,6 +76,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: EnphaseConfigEntry) -> b
         auth.async_get_access_token,
         entry.data[CONF_API_KEY],
         on_request=stats.record,
+        # Home Assistant's clock, so the client and the coordinators agree on "now".
+        now=lambda: dt_util.utcnow().timestamp(),
     )
     system_ids = selected_system_ids(entry)
     intervals = compute_polling_intervals(requests_per_month(entry), len(system_ids))

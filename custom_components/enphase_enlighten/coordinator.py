@@ -441,8 +441,10 @@ class EnphaseAlarmsCoordinator(EnphaseSystemCoordinator[list[Alarm] | None]):
     """A system's active alarms (those raised within the last week)."""
 
     async def _async_fetch(self) -> list[Alarm] | None:
-        start = dt_util.utcnow() - ALARM_WINDOW
-        return await self._async_call(lambda: self.client.alarms(self.system_id, start))
+        end = dt_util.utcnow()
+        return await self._async_call(
+            lambda: self.client.alarms(self.system_id, end - ALARM_WINDOW, end)
+        )
 
 
 class EnphaseInvertersCoordinator(EnphaseSystemCoordinator[dict[str, MicroinverterSummary] | None]):

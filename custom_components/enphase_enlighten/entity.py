@@ -66,12 +66,18 @@ def current_system(coordinator: EnphaseCoordinator[Any]) -> System | None:
 def hardware_device_info(system_id: int, device: Device) -> DeviceInfo:
     """Return the device info of one piece of hardware, keyed by its serial number."""
     serial = device.serial_number or ""
-    model = device.product_name or device.model or KIND_MODELS.get(device.kind) or device.kind
+    kind_model = KIND_MODELS.get(device.kind, device.kind)
+    model = device.product_name or device.model or kind_model
+    if device.kind == "meters":
+        # Enphase names meters by role ("production"), which is no device name on its own.
+        name = " ".join(filter(None, [device.config_type or device.name, "meter"])).capitalize()
+    else:
+        name = device.name or f"{kind_model} {serial}"
     info = DeviceInfo(
         identifiers={(DOMAIN, serial)},
         manufacturer=MANUFACTURER,
         model=model,
-        name=device.name or f"{KIND_MODELS.get(device.kind, device.kind)} {serial}",
+        name=name,
         serial_number=serial,
         via_device=system_identifier(system_id),
     )

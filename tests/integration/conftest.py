@@ -1,0 +1,100 @@
+"""Fixtures for the Home Assistant tests: credentials, a config entry, entities enabled."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+import time
+from typing import TYPE_CHECKING, Any
+from unittest.mock import PropertyMock, patch
+
+from homeassistant.components.application_credentials import (
+    ClientCredential,
+    async_import_client_credential,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.enphase_enlighten.const import (
+    CONF_API_KEY,
+    CONF_PLAN,
+    CONF_REQUESTS_PER_MINUTE,
+    CONF_REQUESTS_PER_MONTH,
+    CONF_SYSTEMS,
+    DOMAIN,
+    PLANS,
+)
+
+if TYPE_CHECKING:
+    from simulator import Simulator
+
+CLIENT_ID = "sim-client-id"
+CLIENT_SECRET = "sim-client-secret"
+API_KEY = "sim-api-key"
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load the integration from custom_components."""
+
+
+@pytest.fixture
+async def setup_credentials(hass: HomeAssistant) -> None:
+    """Store the simulator's demo application credentials."""
+    assert await async_setup_component(hass, "application_credentials", {})
+    await async_import_client_credential(
+        hass, DOMAIN, ClientCredential(CLIENT_ID, CLIENT_SECRET), DOMAIN
+    )
+
+
+def entry_data(token: dict[str, Any], plan: str = "watt") -> dict[str, Any]:
+    """Return config entry data as the config flow stores it."""
+    per_minute, per_month = PLANS[plan]
+    return {
+        "auth_implementation": DOMAIN,
+        "token": {**token, "expires_at": time.time() + token["expires_in"]},
+        CONF_API_KEY: API_KEY,
+        CONF_PLAN: plan,
+        CONF_REQUESTS_PER_MINUTE: per_minute,
+        CONF_REQUESTS_PER_MONTH: per_month,
+    }
+
+
+@pytest.fixture
+def plan() -> str:
+    """Enphase plan of the config entry (override per module or test)."""
+    return "watt"
+
+
+@pytest.fixture
+def config_entry(sim: Simulator, plan: str) -> MockConfigEntry:
+    """A config entry for the simulator's default user, every system selected."""
+    token = sim.issue_tokens()
+    if plan != "watt":
+        sim.set_plan(api_key=API_KEY, plan=plan)
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Enphase",
+        unique_id=str(token["enl_uid"]),
+        data=entry_data(token, plan),
+        options={CONF_SYSTEMS: list(sim.system_ids)},
+    )
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Create every entity enabled, including those disabled by default."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        return_value=True,
+        new_callable=PropertyMock,
+    ):
+        yield
+
+
+async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Add the entry and wait until it is set up."""
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()

@@ -1,0 +1,203 @@
+"""Setting up and unloading an entry, tokens, and devices removed by hand."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.enphase_enlighten.const import CONF_SYSTEMS, DOMAIN
+
+from .conftest import setup_entry
+
+if TYPE_CHECKING:
+    from simulator import Simulator
+
+SYSTEM_ID = 698910067
+
+
+def _expire(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    hass.config_entries.async_update_entry(
+        entry, data={**entry.data, "token": {**entry.data["token"], "expires_at": 0}}
+    )
+
+
+def _reauth_flows(hass: HomeAssistant) -> list[object]:
+    return [
+        flow
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"]["source"] == SOURCE_REAUTH
+    ]
+
+
+async def test_setup_and_unload(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+) -> None:
+    """The entry loads every coordinator with one search for the system details."""
+    await setup_entry(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.LOADED
+    runtime = config_entry.runtime_data
+    assert list(runtime.system_data) == [SYSTEM_ID]
+    endpoints = [entry["endpoint"] for entry in sim.request_log]
+    assert endpoints.count("search") == 1
+    assert "system" not in endpoints
+    assert sorted(endpoints) == sorted(
+        ["search", "event_types", "summary", "devices", "alarms", "inverters_summary"]
+    )
+    assert hass.states.get("sensor.sunny_cottage_current_power") is not None
+
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.NOT_LOADED
+
+
+async def test_expired_token_refreshed_at_setup(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+) -> None:
+    """A token past its expiry is refreshed (Basic auth, query string) and the new one kept."""
+    old = dict(config_entry.data["token"])
+    config_entry.add_to_hass(hass)
+    _expire(hass, config_entry)
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.LOADED
+    token = config_entry.data["token"]
+    assert token["access_token"] != old["access_token"]
+    assert token["refresh_token"] != old["refresh_token"]
+
+
+async def test_rejected_refresh_token_starts_reauth(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+) -> None:
+    """A refresh token Enphase rejects (revoked) fails setup with reauth."""
+    config_entry.add_to_hass(hass)
+    _expire(hass, config_entry)
+    sim.revoke_refresh_token(config_entry.data["token"]["refresh_token"])
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert len(_reauth_flows(hass)) == 1
+
+
+async def test_token_endpoint_down_at_setup(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+) -> None:
+    """A token endpoint that fails (500) means retry later, not reauth."""
+    config_entry.add_to_hass(hass)
+    _expire(hass, config_entry)
+    sim.fail_next(1, 500, endpoint="token")
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.SETUP_RETRY
+    assert not _reauth_flows(hass)
+
+
+async def test_api_unreachable_at_setup(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+) -> None:
+    """A 5xx on the systems search means retry later."""
+    sim.fail_next(1, 503, endpoint="search")
+    await setup_entry(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_missing_credentials(
+    hass: HomeAssistant, sim: Simulator, config_entry: MockConfigEntry
+) -> None:
+    """Without application credentials the entry waits for them."""
+    await setup_entry(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.SETUP_RETRY
+
+
+async def test_api_key_mismatch_starts_reauth(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+) -> None:
+    """A key from another app is an authentication problem the user must fix."""
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, "api_key": "sim-other-api-key"}
+    )
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert len(_reauth_flows(hass)) == 1
+
+
+async def test_options_change_reloads(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """A new selection of systems reloads the entry; a token update does not."""
+    await setup_entry(hass, config_entry)
+    search_calls = sum(1 for e in sim.request_log if e["endpoint"] == "search")
+    hass.config_entries.async_update_entry(
+        config_entry, data={**config_entry.data, "token": {**config_entry.data["token"]}}
+    )
+    await hass.async_block_till_done()
+    assert sum(1 for e in sim.request_log if e["endpoint"] == "search") == search_calls
+
+    hass.config_entries.async_update_entry(config_entry, options={CONF_SYSTEMS: []})
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert config_entry.runtime_data.system_data == {}
+    assert hass.states.get("sensor.sunny_cottage_current_power") is None or (
+        hass.states.get("sensor.sunny_cottage_current_power").state == "unavailable"
+    )
+
+
+async def test_remove_device_by_hand(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """Devices Enphase still lists cannot be deleted; others can."""
+    from custom_components.enphase_enlighten import async_remove_config_entry_device
+
+    await setup_entry(hass, config_entry)
+    system = device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))})
+    gateway = device_registry.async_get_device(identifiers={(DOMAIN, "202323054201")})
+    micro = device_registry.async_get_device(identifiers={(DOMAIN, "902167438951")})
+    assert system
+    assert gateway
+    assert micro
+    assert not await async_remove_config_entry_device(hass, config_entry, system)
+    assert not await async_remove_config_entry_device(hass, config_entry, gateway)
+    assert not await async_remove_config_entry_device(hass, config_entry, micro)
+    stale = device_registry.async_get_or_create(
+        config_entry_id=config_entry.entry_id, identifiers={(DOMAIN, "000000000000")}
+    )
+    assert await async_remove_config_entry_device(hass, config_entry, stale)
