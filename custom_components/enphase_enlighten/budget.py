@@ -40,7 +40,7 @@ MAX_ALARM_INTERVAL = timedelta(days=1)
 ALARM_SHARE = 0.04
 INVENTORY_SHARE = 0.05
 INVERTERS_SHARE = 0.04
-# What summaries cannot use (their pace is capped by uploads) goes this much to alarms.
+# What summaries cannot use (capped by the uploads) goes this much to alarms and microinverters.
 ALARM_SURPLUS_SHARE = 0.8
 # A plan that cannot poll each system at least this often in daylight is not "fresh".
 FRESH_LIMIT = timedelta(hours=2)
