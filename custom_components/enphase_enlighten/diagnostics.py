@@ -40,7 +40,6 @@ TO_REDACT = {
     "imei",
     "address",
     "city",
-    "state",
     "postal_code",
     "nmi",
     "name",
@@ -61,7 +60,8 @@ def _raw(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, Mapping):
-        return {str(key): _raw(item) for key, item in value.items()}
+        # Coordinators key their models by serial number or id: keep only the models.
+        return [_raw(item) for item in value.values()]
     if isinstance(value, (list, tuple)):
         return [_raw(item) for item in value]
     raw = getattr(value, "raw", None)

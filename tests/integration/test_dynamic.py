@@ -1,0 +1,237 @@
+"""Devices and systems that appear, change or disappear while Home Assistant runs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.enphase_enlighten.const import DOMAIN
+
+from .conftest import setup_entry
+from .test_coordinator import advance
+
+if TYPE_CHECKING:
+    from simulator import Simulator
+
+SYSTEM_ID = 698910067
+NEW_SERIAL = "902167439999"
+
+
+@pytest.fixture
+async def loaded(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> MockConfigEntry:
+    """The small home set up at noon in California."""
+    freezer.move_to("2026-06-21T19:00:00+00:00")
+    await setup_entry(hass, config_entry)
+    return config_entry
+
+
+async def test_new_device_gets_entities_without_restart(
+    hass: HomeAssistant,
+    sim: Simulator,
+    loaded: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """A microinverter added on Enphase's side shows up at the next inventory poll."""
+    sim.add_device(
+        SYSTEM_ID,
+        "micros",
+        {
+            "id": 1,
+            "name": f"Microinverter {NEW_SERIAL}",
+            "serial_number": NEW_SERIAL,
+            "part_number": "800-01333-r01",
+            "sku": "IQ8A-72-2-US",
+            "model": "IQ8A",
+            "product_name": "IQ8A",
+            "_watts": 349,
+            "_envoy": "202323054201",
+        },
+    )
+    assert device_registry.async_get_device(identifiers={(DOMAIN, NEW_SERIAL)}) is None
+    await advance(hass, freezer, loaded.runtime_data.intervals.devices)
+    device = device_registry.async_get_device(identifiers={(DOMAIN, NEW_SERIAL)})
+    assert device is not None
+    system = device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))})
+    assert system is not None
+    assert device.via_device_id == system.id
+    assert hass.states.get(f"binary_sensor.microinverter_{NEW_SERIAL}_problem").state == STATE_OFF
+    # Power and energy come from the inverters summary.
+    await loaded.runtime_data.system_data[SYSTEM_ID].inverters.async_refresh()
+    await hass.async_block_till_done()
+    power = hass.states.get(f"sensor.microinverter_{NEW_SERIAL}_power")
+    assert power is not None
+    assert power.state not in {STATE_UNKNOWN, STATE_UNAVAILABLE}
+    # Disabled by default: the per-micro status.
+    status = entity_registry.async_get(f"sensor.microinverter_{NEW_SERIAL}_status")
+    assert status is not None
+    assert status.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+
+
+async def test_removed_device_leaves_the_registry(
+    hass: HomeAssistant,
+    sim: Simulator,
+    loaded: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """A device Enphase stops listing is removed, entities and all; it can come back."""
+    serial = "202323054201EIM2"
+    removed = sim.remove_device(SYSTEM_ID, serial)
+    devices = loaded.runtime_data.system_data[SYSTEM_ID].devices
+    await devices.async_refresh()
+    await hass.async_block_till_done()
+    assert device_registry.async_get_device(identifiers={(DOMAIN, serial)}) is None
+    assert entity_registry.async_get("binary_sensor.net_meter_problem") is None
+    assert hass.states.get("binary_sensor.net_meter_problem") is None
+
+    sim.add_device(SYSTEM_ID, "meters", removed)
+    await devices.async_refresh()
+    await hass.async_block_till_done()
+    assert device_registry.async_get_device(identifiers={(DOMAIN, serial)}) is not None
+    assert hass.states.get("binary_sensor.net_meter_problem").state == STATE_OFF
+
+
+async def test_system_renamed_and_removed(
+    hass: HomeAssistant,
+    sim: Simulator,
+    loaded: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """The daily systems read renames the device, and drops a system that is gone."""
+    sim.update_system(SYSTEM_ID, {"name": "Sunny Villa"})
+    await advance(hass, freezer, loaded.runtime_data.intervals.systems)
+    system = device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))})
+    assert system is not None
+    assert system.name == "Sunny Villa"
+
+    sim.remove_system(SYSTEM_ID)
+    await loaded.runtime_data.systems.async_refresh()
+    await hass.async_block_till_done()
+    assert device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))}) is None
+    assert device_registry.async_get_device(identifiers={(DOMAIN, "202323054201")}) is None
+    assert loaded.runtime_data.system_data == {}
+    assert dr.async_entries_for_config_entry(device_registry, loaded.entry_id) == []
+
+
+async def test_selected_system_gone_at_startup(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+) -> None:
+    """A selected system Enphase no longer returns gets no coordinators."""
+    sim.remove_system(SYSTEM_ID)
+    await setup_entry(hass, config_entry)
+    assert config_entry.runtime_data.system_data == {}
+
+
+async def test_new_alarm_fires_event(
+    hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry
+) -> None:
+    """A new alarm fires the event entity once, with its type's name, and turns on the sensor."""
+    alarms = loaded.runtime_data.system_data[SYSTEM_ID].alarms
+    assert hass.states.get("event.sunny_cottage_alarm").state == STATE_UNKNOWN
+    alarm = sim.raise_alarm(SYSTEM_ID, 28, severity=4)
+    await alarms.async_refresh()
+    await hass.async_block_till_done()
+    event = hass.states.get("event.sunny_cottage_alarm")
+    assert event.state not in {STATE_UNKNOWN, STATE_UNAVAILABLE}
+    assert event.attributes["event_type"] == "envoy_no_report"
+    assert event.attributes["event_name"] == "Gateway not reporting"
+    assert event.attributes["severity"] == 4
+    assert event.attributes["alarm_id"] == alarm["id"]
+    assert hass.states.get("binary_sensor.sunny_cottage_active_alarm").state == STATE_ON
+    fired_at = event.state
+
+    # Still active at the next poll: no second event.
+    await alarms.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get("event.sunny_cottage_alarm").state == fired_at
+
+    sim.clear_alarm(alarm["id"])
+    await alarms.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.sunny_cottage_active_alarm").state == STATE_OFF
+
+
+async def test_alarm_of_unknown_type(
+    hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry
+) -> None:
+    """An alarm whose type Enphase does not describe still fires, under a stable name."""
+    sim.raise_alarm(SYSTEM_ID, 999999)
+    await loaded.runtime_data.system_data[SYSTEM_ID].alarms.async_refresh()
+    await hass.async_block_till_done()
+    event = hass.states.get("event.sunny_cottage_alarm")
+    assert event.attributes["event_type"] == "event_type_999999"
+    assert "event_type_999999" in event.attributes["event_types"]
+
+
+async def test_event_types_refresh_updates_event_entity(
+    hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry
+) -> None:
+    """The event entity lists the event types Enphase describes."""
+    await loaded.runtime_data.event_types.async_refresh()
+    await hass.async_block_till_done()
+    event = hass.states.get("event.sunny_cottage_alarm")
+    assert "envoy_no_report" in event.attributes["event_types"]
+    assert "unknown_alarm" in event.attributes["event_types"]
+
+
+async def test_unknown_statuses_kept(
+    hass: HomeAssistant,
+    sim: Simulator,
+    loaded: MockConfigEntry,
+    entity_registry_enabled_by_default: None,
+) -> None:
+    """A status Enphase adds later is shown as it comes, and counts as a problem."""
+    sim.update_system(SYSTEM_ID, {"status": "grid_profile_issue"})
+    sim.update_device(SYSTEM_ID, "202323054201", {"status": "upgrading"})
+    data = loaded.runtime_data.system_data[SYSTEM_ID]
+    await data.summary.async_refresh()
+    await data.devices.async_refresh()
+    await hass.async_block_till_done()
+    status = hass.states.get("sensor.sunny_cottage_status")
+    assert status.state == "grid_profile_issue"
+    assert "grid_profile_issue" in status.attributes["options"]
+    assert hass.states.get("binary_sensor.sunny_cottage_problem").state == STATE_ON
+    gateway = hass.states.get("sensor.gateway_202323054201_status")
+    assert gateway.state == "upgrading"
+    assert hass.states.get("binary_sensor.gateway_202323054201_problem").state == STATE_ON
+
+    sim.update_system(SYSTEM_ID, {"status": "unknown"})
+    await data.summary.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.sunny_cottage_status").state == STATE_UNKNOWN
+    assert hass.states.get("binary_sensor.sunny_cottage_problem").state == STATE_UNKNOWN
+
+
+async def test_gateway_stops_reporting(
+    hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """Reports older than the broadband cadence allows: not reporting, status comm."""
+    assert hass.states.get("binary_sensor.sunny_cottage_gateway_reporting").state == STATE_ON
+    sim.update_system(SYSTEM_ID, {"reporting": False})
+    freezer.tick(7200)
+    summary = loaded.runtime_data.system_data[SYSTEM_ID].summary
+    await summary.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get("binary_sensor.sunny_cottage_gateway_reporting").state == STATE_OFF
+    assert hass.states.get("sensor.sunny_cottage_status").state == "comm"
+    assert hass.states.get("binary_sensor.sunny_cottage_problem").state == STATE_ON
