@@ -26,7 +26,7 @@ UPLOAD_LAG = timedelta(seconds=60)
 NIGHT_INTERVAL = timedelta(hours=12)
 # With a battery the night is worth watching, at this multiple of the daylight interval. The
 # summary only carries the batteries' ratings, not their state, so a night poll buys status.
-BATTERY_NIGHT_FACTOR = 9.0
+BATTERY_NIGHT_FACTOR = 12.0
 MAX_SUMMARY_INTERVAL = timedelta(hours=12)
 # A zone spans about 15 degrees of longitude (an hour of sun) and many latitudes: when the
 # budget allows polling near every upload, daylight guessed from a zone is widened this much.
