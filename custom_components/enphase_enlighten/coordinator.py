@@ -245,7 +245,10 @@ class RateLimitGate:
         else:
             until = now + RATE_LIMIT_FALLBACK
         if self.blocked_until is None:
-            _LOGGER.warning(
+            # A per-minute limit is routine (many systems starting at once) and over in a
+            # minute; the monthly quota, or a limit Enphase does not explain, is news.
+            _LOGGER.log(
+                logging.DEBUG if err.period == "minute" else logging.WARNING,
                 "Enphase request limit reached (per %s); keeping the last data until %s",
                 err.period or "unknown period",
                 until.isoformat(),
@@ -257,7 +260,10 @@ class RateLimitGate:
     def reopen(self) -> None:
         """Note a successful request after a limit; log the recovery once."""
         if self.blocked_until is not None:
-            _LOGGER.info("Enphase request limit period over; polling again")
+            _LOGGER.log(
+                logging.DEBUG if self.period == "minute" else logging.INFO,
+                "Enphase request limit period over; polling again",
+            )
             self.blocked_until = None
             self.period = None
 

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 from unittest.mock import patch
 
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.config_entries import SOURCE_REAUTH
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -256,6 +257,56 @@ async def test_timeout_unavailable_then_recovers(
     await coordinator.async_refresh()
     await hass.async_block_till_done()
     assert hass.states.get(POWER).state != STATE_UNAVAILABLE
+
+
+@pytest.mark.parametrize("sim_scenario", ["installer_28"])
+async def test_minute_limit_at_startup(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """28 systems on Watt (10 a minute): setup succeeds, the rest arrives minute by minute."""
+    caplog.set_level(logging.INFO)
+    freezer.move_to("2026-06-21T19:00:00+00:00")
+    await setup_entry(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.LOADED
+    systems = config_entry.runtime_data.system_data
+    assert len(systems) == 28
+    waiting = [data for data in systems.values() if data.summary.data is None]
+    assert waiting
+    entity_id = er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, f"{waiting[0].system_id}_current_power"
+    )
+    assert entity_id is not None
+    assert hass.states.get(entity_id).state == STATE_UNKNOWN
+    for _ in range(20):
+        await advance(hass, freezer, timedelta(seconds=61))
+        if all(data.summary.data is not None for data in systems.values()):
+            break
+    assert all(data.summary.data is not None for data in systems.values())
+    # Battery sensors of a system that has one are added once its summary arrives.
+    assert any(
+        entity_id.endswith("_battery_capacity") for entity_id in hass.states.async_entity_ids()
+    )
+    assert "request limit reached" not in caplog.text
+    assert not [s.entity_id for s in hass.states.async_all() if s.state == STATE_UNAVAILABLE]
+
+
+async def test_systems_rate_limited_at_startup(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+) -> None:
+    """Without the systems there is nothing to set up: retry later."""
+    sim.fail_next(1, 429, endpoint="search")
+    await setup_entry(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.SETUP_RETRY
 
 
 def test_intervals_never_exceed_quota() -> None:
