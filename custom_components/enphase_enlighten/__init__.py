@@ -100,17 +100,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: EnphaseConfigEntry) -> b
         # Rate limited before the first answer: nothing is known about the systems yet.
         raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="rate_limited")
 
-    # Systems that Enphase no longer returns are gone (deleted or access revoked).
-    for system_id in system_ids:
-        if system_id not in systems.data:
-            remove_system_device(hass, entry, system_id)
     for system_id in systems.data:
         runtime.system_data[system_id] = build_system_data(hass, entry, runtime, system_id)
 
+    # Only the systems gate the setup. Everything else is fetched once now; a failure
+    # there leaves those entities unavailable until the next poll instead of retrying
+    # the whole setup, which would spend the quota again on what already succeeded.
     await asyncio.gather(
-        event_types.async_config_entry_first_refresh(),
+        event_types.async_refresh(),
         *(
-            coordinator.async_config_entry_first_refresh()
+            coordinator.async_refresh()
             for data in runtime.system_data.values()
             for coordinator in data.coordinators
         ),
@@ -132,9 +131,19 @@ async def async_setup_entry(hass: HomeAssistant, entry: EnphaseConfigEntry) -> b
 
 @callback
 def _register_system_devices(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
-    """Create the system devices first, so hardware devices can link to them."""
+    """Create the system devices first, so hardware devices can link to them.
+
+    Systems no longer selected (or no longer on the account) leave the registry, with
+    their hardware.
+    """
     registry = dr.async_get(hass)
     runtime = entry.runtime_data
+    kept = {system_identifier(system_id) for system_id in runtime.system_data}
+    for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
+        if device.via_device_id is None and not device.identifiers & kept:
+            for domain, ident in device.identifiers:
+                if domain == DOMAIN and ident.isdigit():
+                    remove_system_device(hass, entry, int(ident))
     for system_id in runtime.system_data:
         registry.async_get_or_create(
             config_entry_id=entry.entry_id,

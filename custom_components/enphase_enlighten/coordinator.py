@@ -291,7 +291,6 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
             config_entry=entry,
             name=name,
             update_interval=interval,
-            always_update=False,
         )
         self.client = client
         self.auth = auth

@@ -124,6 +124,24 @@ async def test_api_unreachable_at_setup(
     assert config_entry.state is ConfigEntryState.SETUP_RETRY
 
 
+async def test_summary_fails_at_setup(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+) -> None:
+    """A failed summary does not fail the setup: only its entities are unavailable."""
+    sim.fail_next(1, 500, endpoint="summary")
+    await setup_entry(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert hass.states.get("sensor.sunny_cottage_current_power").state == "unavailable"
+    assert hass.states.get("binary_sensor.net_meter_problem").state == "off"
+    await config_entry.runtime_data.system_data[SYSTEM_ID].summary.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get("sensor.sunny_cottage_current_power").state != "unavailable"
+
+
 async def test_missing_credentials(
     hass: HomeAssistant, sim: Simulator, config_entry: MockConfigEntry
 ) -> None:
@@ -171,9 +189,9 @@ async def test_options_change_reloads(
     await hass.async_block_till_done()
     assert config_entry.state is ConfigEntryState.LOADED
     assert config_entry.runtime_data.system_data == {}
-    assert hass.states.get("sensor.sunny_cottage_current_power") is None or (
-        hass.states.get("sensor.sunny_cottage_current_power").state == "unavailable"
-    )
+    # The deselected system leaves the registry with its hardware and entities.
+    assert dr.async_entries_for_config_entry(device_registry, config_entry.entry_id) == []
+    assert hass.states.get("sensor.sunny_cottage_current_power") is None
 
 
 async def test_remove_device_by_hand(
