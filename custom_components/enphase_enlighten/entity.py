@@ -43,15 +43,13 @@ KIND_MODELS: dict[str, str] = {
 
 def system_device_info(system_id: int, system: System | None) -> DeviceInfo:
     """Return the device info of a system (no address: it is private)."""
-    info = DeviceInfo(
+    return DeviceInfo(
         identifiers={system_identifier(system_id)},
         manufacturer=MANUFACTURER,
-        model="Enphase system",
+        # Enphase's own category of the system ("Residential System", "Commercial"...).
+        model=(system.public_name if system is not None and system.public_name else "System"),
         name=(system.name if system is not None and system.name else f"Enphase system {system_id}"),
     )
-    if system is not None and system.attachment_type:
-        info["model_id"] = system.attachment_type
-    return info
 
 
 def current_system(coordinator: EnphaseCoordinator[Any]) -> System | None:
