@@ -123,6 +123,23 @@ async def test_token_endpoint_down_at_runtime(
     assert hass.states.get(POWER).state != STATE_UNAVAILABLE
 
 
+async def test_token_endpoint_unreachable_at_runtime(
+    hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """No answer from the token endpoint: unavailable, no reauth, recovers."""
+    sim.expire_access_tokens()
+    with patch(
+        "custom_components.enphase_enlighten.application_credentials."
+        "EnphaseOAuth2Implementation._async_refresh_token",
+        side_effect=TimeoutError,
+    ):
+        await advance(hass, freezer, summary_interval(loaded))
+    assert hass.states.get(POWER).state == STATE_UNAVAILABLE
+    assert not reauth_started(hass)
+    await advance(hass, freezer, summary_interval(loaded))
+    assert hass.states.get(POWER).state != STATE_UNAVAILABLE
+
+
 async def test_key_mismatch_at_runtime(
     hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from unittest.mock import patch
 
+from aiohttp import ClientConnectionError
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
@@ -107,6 +109,27 @@ async def test_token_endpoint_down_at_setup(
     sim.fail_next(1, 500, endpoint="token")
     await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.SETUP_RETRY
+    assert not _reauth_flows(hass)
+
+
+async def test_token_endpoint_unreachable_at_setup(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+) -> None:
+    """No answer at all from the token endpoint means retry later."""
+    config_entry.add_to_hass(hass)
+    _expire(hass, config_entry)
+    with patch(
+        "custom_components.enphase_enlighten.application_credentials."
+        "EnphaseOAuth2Implementation._async_refresh_token",
+        side_effect=ClientConnectionError,
+    ):
+        await hass.config_entries.async_setup(config_entry.entry_id)
+        await hass.async_block_till_done()
     assert config_entry.state is ConfigEntryState.SETUP_RETRY
     assert not _reauth_flows(hass)
 

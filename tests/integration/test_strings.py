@@ -1,0 +1,70 @@
+"""Every translation key and icon the runtime uses exists, in strings.json and en.json alike."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import re
+
+from custom_components.enphase_enlighten.binary_sensor import (
+    ACTIVE_ALARM,
+    DEVICE_PROBLEM,
+    SYSTEM_BINARY_SENSORS,
+)
+from custom_components.enphase_enlighten.event import ALARM_EVENT
+from custom_components.enphase_enlighten.sensor import (
+    DEVICE_SENSORS,
+    DEVICE_STATUSES,
+    LIFETIME_ENERGY,
+    MICRO_SENSORS,
+    SUMMARY_SENSORS,
+    SYSTEM_STATUSES,
+)
+
+PACKAGE = Path(__file__).parent.parent.parent / "custom_components" / "enphase_enlighten"
+STRINGS = json.loads((PACKAGE / "strings.json").read_text())
+EN = json.loads((PACKAGE / "translations" / "en.json").read_text())
+ICONS = json.loads((PACKAGE / "icons.json").read_text())
+
+PLATFORM_KEYS = {
+    "sensor": [d.key for d in (*SUMMARY_SENSORS, LIFETIME_ENERGY, *DEVICE_SENSORS, *MICRO_SENSORS)],
+    "binary_sensor": [d.key for d in (*SYSTEM_BINARY_SENSORS, ACTIVE_ALARM, DEVICE_PROBLEM)],
+    "event": [ALARM_EVENT.key],
+}
+
+
+def test_entity_names_translated() -> None:
+    """Each entity description has a translated name; nothing unused is left behind."""
+    for platform, keys in PLATFORM_KEYS.items():
+        translated = STRINGS["entity"][platform]
+        assert sorted(keys) == sorted(translated)
+        for key in keys:
+            assert translated[key]["name"]
+
+
+def test_statuses_translated() -> None:
+    """Every known status has a translated state."""
+    sensor = STRINGS["entity"]["sensor"]
+    assert sorted(sensor["status"]["state"]) == sorted(SYSTEM_STATUSES)
+    assert sorted(sensor["device_status"]["state"]) == sorted(DEVICE_STATUSES)
+
+
+def test_exceptions_translated() -> None:
+    """Every translation_key raised in the runtime modules has a message."""
+    used: set[str] = set()
+    for name in ("__init__.py", "coordinator.py"):
+        used |= set(re.findall(r'translation_key="([a-z_]+)"', (PACKAGE / name).read_text()))
+    assert used
+    assert used <= set(STRINGS["exceptions"])
+
+
+def test_icons_refer_to_entities() -> None:
+    """icons.json only names translation keys that exist."""
+    for platform, entries in ICONS["entity"].items():
+        assert set(entries) <= set(PLATFORM_KEYS[platform])
+
+
+def test_english_matches_strings() -> None:
+    """translations/en.json carries the same entity and exception texts as strings.json."""
+    for section in ("entity", "exceptions"):
+        assert EN[section] == STRINGS[section]
