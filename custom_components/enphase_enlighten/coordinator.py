@@ -431,6 +431,9 @@ class EnphaseSummaryCoordinator(EnphaseSystemCoordinator[Summary | None]):
 class EnphaseDevicesCoordinator(EnphaseSystemCoordinator[Devices | None]):
     """A system's hardware inventory; removes devices Enphase no longer lists."""
 
+    # Serial numbers known from elsewhere (the inverters summary), kept as well.
+    other_serials: Callable[[], set[str]] = staticmethod(set)
+
     async def _async_fetch(self) -> Devices | None:
         return await self._async_call(lambda: self.client.devices(self.system_id))
 
@@ -438,7 +441,10 @@ class EnphaseDevicesCoordinator(EnphaseSystemCoordinator[Devices | None]):
     def _async_refresh_finished(self) -> None:
         if self.last_update_success and self.data is not None:
             remove_stale_devices(
-                self.hass, self.config_entry, self.system_id, set(self.data.by_serial())
+                self.hass,
+                self.config_entry,
+                self.system_id,
+                set(self.data.by_serial()) | self.other_serials(),
             )
 
 
@@ -509,14 +515,17 @@ def build_system_data(
     """Create the coordinators of one system."""
     args = (hass, entry, runtime.client, runtime.auth, runtime.gate, system_id)
     intervals = runtime.intervals
+    devices = EnphaseDevicesCoordinator(*args, what="devices", interval=intervals.devices)
+    inverters = EnphaseInvertersCoordinator(*args, what="inverters", interval=intervals.inverters)
+    # A microinverter in the inverters summary is not stale even if the inventory
+    # (fetched at another time) does not list it.
+    devices.other_serials = lambda: set(inverters.data or ())
     return EnphaseSystemData(
         system_id=system_id,
         summary=EnphaseSummaryCoordinator(*args, what="summary", interval=intervals.summary),
-        devices=EnphaseDevicesCoordinator(*args, what="devices", interval=intervals.devices),
+        devices=devices,
         alarms=EnphaseAlarmsCoordinator(*args, what="alarms", interval=intervals.alarms),
-        inverters=EnphaseInvertersCoordinator(
-            *args, what="inverters", interval=intervals.inverters
-        ),
+        inverters=inverters,
     )
 
 

@@ -159,6 +159,10 @@ async def test_reference_data(
         for _, ident in device.identifiers
     }
     assert {"901553005272EIM1", "901553005272EIM2", "911364446952", "911499228280"} <= serials
+    # Microinverters only the inverters summary lists survive an inventory refresh.
+    await entry.runtime_data.system_data[698910067].devices.async_refresh()
+    await hass.async_block_till_done()
+    assert device_registry.async_get_device(identifiers={(DOMAIN, "688346865858")}) is not None
     power = hass.states.get("sensor.enphase_system_current_power")
     assert power is not None
     assert power.state == "0"
