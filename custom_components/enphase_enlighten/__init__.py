@@ -163,7 +163,7 @@ def _on_systems_update(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
         system = systems.data.get(system_id)
         if system is None:
             for coordinator in data.coordinators:
-                hass.async_create_task(coordinator.async_shutdown())
+                entry.async_create_task(hass, coordinator.async_shutdown())
             del runtime.system_data[system_id]
             remove_system_device(hass, entry, system_id)
             continue
