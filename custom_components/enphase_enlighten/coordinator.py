@@ -73,25 +73,23 @@ class PollingIntervals:
 
 
 @dataclass(frozen=True, slots=True)
-class _PollKind:
-    """One kind of poll: its share of the quota and the bounds on its interval."""
+class _SharedPoll:
+    """A per-system poll that shares the quota: its weight and its useful fastest pace."""
 
     name: str
     weight: float
-    per_system: bool
     fastest: timedelta
-    slowest: timedelta | None = None
 
 
-# Even split of the quota by weight. Polling faster than the gateway uploads (15 minutes)
-# gains nothing; inventories and names change rarely, so they never go faster than daily.
-_POLL_KINDS = (
-    _PollKind("summary", 50, True, timedelta(minutes=15)),
-    _PollKind("alarms", 15, True, timedelta(minutes=15)),
-    _PollKind("inverters", 15, True, timedelta(minutes=15)),
-    _PollKind("devices", 10, True, timedelta(days=1)),
-    _PollKind("systems", 5, False, timedelta(days=1), timedelta(days=1)),
-    _PollKind("event_types", 5, False, timedelta(days=7), timedelta(days=7)),
+# Read at a fixed pace whatever the plan: names and event types change rarely.
+_FIXED_POLLS = {"systems": timedelta(days=1), "event_types": timedelta(days=7)}
+# The rest of the quota is split by weight. Polling faster than the gateway uploads (15
+# minutes) gains nothing; the inventory changes rarely, so it never goes faster than daily.
+_SHARED_POLLS = (
+    _SharedPoll("summary", 50, timedelta(minutes=15)),
+    _SharedPoll("alarms", 15, timedelta(minutes=15)),
+    _SharedPoll("inverters", 15, timedelta(minutes=15)),
+    _SharedPoll("devices", 10, timedelta(days=1)),
 )
 
 
@@ -101,36 +99,31 @@ def compute_polling_intervals(requests_per_month: int, system_count: int) -> Pol
     The request budget planner (issue 5) replaces this function; everything else only
     reads the PollingIntervals it returns.
 
-    Each kind gets a share of the quota proportional to its weight; a kind that would
-    poll faster than useful is capped and its unused share goes to the others. Kinds with
-    a fixed interval (the systems list, event types) are paid for first.
+    The fixed polls are paid for first. Each shared poll then gets a part of what is
+    left in proportion to its weight; one that would poll faster than useful is capped
+    and its unused part goes to the others.
     """
     systems = max(system_count, 1)
-    budget = max(requests_per_month * (1 - QUOTA_RESERVE), 1.0)
-    intervals: dict[str, timedelta] = {}
-    for kind in _POLL_KINDS:
-        if kind.slowest is not None:
-            intervals[kind.name] = kind.slowest
-            budget -= MONTH / kind.slowest
-    budget = max(budget, 1.0)
-    open_kinds = [kind for kind in _POLL_KINDS if kind.slowest is None]
-    while open_kinds:
-        total_weight = sum(kind.weight for kind in open_kinds)
-        capped = []
-        for kind in open_kinds:
-            polls = budget * kind.weight / total_weight / systems
-            if MONTH / polls < kind.fastest:
-                capped.append(kind)
+    budget = requests_per_month * (1 - QUOTA_RESERVE)
+    intervals: dict[str, timedelta] = dict(_FIXED_POLLS)
+    budget = max(budget - sum(MONTH / interval for interval in _FIXED_POLLS.values()), 1.0)
+    open_polls = list(_SHARED_POLLS)
+    while open_polls:
+        total_weight = sum(poll.weight for poll in open_polls)
+        polls_per_month = {
+            poll.name: budget * poll.weight / total_weight / systems for poll in open_polls
+        }
+        capped = [poll for poll in open_polls if MONTH / polls_per_month[poll.name] < poll.fastest]
         if not capped:
-            for kind in open_kinds:
-                polls = budget * kind.weight / total_weight / systems
+            for poll in open_polls:
                 # Round up to whole seconds so the month never goes over.
-                intervals[kind.name] = timedelta(seconds=-(-MONTH.total_seconds() // polls))
+                seconds = -(-MONTH.total_seconds() // polls_per_month[poll.name])
+                intervals[poll.name] = timedelta(seconds=seconds)
             break
-        for kind in capped:
-            intervals[kind.name] = kind.fastest
-            budget -= MONTH / kind.fastest * systems
-            open_kinds.remove(kind)
+        for poll in capped:
+            intervals[poll.name] = poll.fastest
+            budget -= MONTH / poll.fastest * systems
+            open_polls.remove(poll)
     return PollingIntervals(**intervals)
 
 
