@@ -310,7 +310,8 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
         """Fetch data, mapping client errors to what Home Assistant expects."""
         now = dt_util.utcnow()
         if (wait := self.gate.blocked_for(now)) is not None:
-            self.update_interval = max(wait, self.base_interval) if self.data is None else wait
+            # Another coordinator hit the limit: ask again when it resets, not before.
+            self.update_interval = wait
             return self.data
         try:
             data = await self._async_fetch()
