@@ -153,10 +153,14 @@ def _register_system_devices(hass: HomeAssistant, entry: EnphaseConfigEntry) -> 
 
 @callback
 def _on_systems_update(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
-    """Apply renames, and drop systems Enphase no longer returns."""
+    """Apply renames, drop systems Enphase no longer returns, add ones that came back."""
     runtime = entry.runtime_data
     systems = runtime.systems
     if not systems.last_update_success or systems.data is None:
+        return
+    if set(systems.data) - set(runtime.system_data):
+        # A selected system Enphase did not return at start-up is back: set it up.
+        hass.config_entries.async_schedule_reload(entry.entry_id)
         return
     registry = dr.async_get(hass)
     for system_id, data in list(runtime.system_data.items()):

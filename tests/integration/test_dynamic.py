@@ -11,7 +11,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.enphase_enlighten.const import DOMAIN
+from custom_components.enphase_enlighten.const import CONF_SYSTEMS, DOMAIN
 
 from .conftest import setup_entry
 from .test_coordinator import advance
@@ -140,6 +140,37 @@ async def test_selected_system_gone_at_startup(
     sim.remove_system(SYSTEM_ID)
     await setup_entry(hass, config_entry)
     assert config_entry.runtime_data.system_data == {}
+
+
+async def test_selected_system_comes_back(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """A selected system missing at start-up is set up when the systems read finds it."""
+    spec = {
+        "system_id": 700000001,
+        "name": "Garden Shed",
+        "timezone": "America/Los_Angeles",
+        "lat": 38.4,
+        "lon": -122.8,
+        "devices": {},
+    }
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry, options={CONF_SYSTEMS: [SYSTEM_ID, 700000001]}
+    )
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert list(config_entry.runtime_data.system_data) == [SYSTEM_ID]
+    sim.add_system(spec)
+    await config_entry.runtime_data.systems.async_refresh()
+    await hass.async_block_till_done()
+    assert sorted(config_entry.runtime_data.system_data) == [SYSTEM_ID, 700000001]
+    assert device_registry.async_get_device(identifiers={(DOMAIN, "700000001")}) is not None
 
 
 async def test_new_alarm_fires_event(
