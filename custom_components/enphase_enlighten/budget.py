@@ -1038,6 +1038,23 @@ class RequestPlanner:
         ready.sort(key=lambda task: (_PRIORITY[task.kind], task.system_id or 0))
         return ready[: max(0, room)]
 
+    def when_due(self, task: Task, now: datetime) -> datetime | None:
+        """Return when one task should next run (for a coordinator per kind), None if unknown."""
+        for candidate, when in self.next_due(now, task.owner):
+            if candidate == task:
+                return when
+        return None
+
+    def may_run(self, task: Task, now: datetime) -> bool:
+        """Whether one task may run now: due, the minute has room and the month has budget."""
+        when = self.when_due(task, now)
+        return (
+            when is not None
+            and when <= now
+            and self.minute_room(now) > 0
+            and self._used + self._unaccounted < self._plannable_total(now)
+        )
+
     def next_wakeup(self, now: datetime, owner: str | None = None) -> datetime | None:
         """When the owner's coordinator should next run (per-minute limit included)."""
         schedule = self.next_due(now, owner)

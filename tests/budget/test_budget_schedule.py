@@ -314,3 +314,21 @@ def test_no_poll_in_a_long_winter_night_without_a_battery(watt: PlanLimits) -> N
     when = summary_when(planner, dusk)
     assert sunrise < when <= sunrise + timedelta(minutes=31)
     assert sunset > when
+
+
+def test_one_task_at_a_time_for_coordinators_per_kind(watt: PlanLimits) -> None:
+    planner = RequestPlanner(watt)
+    planner.set_systems("e", [home(1)])
+    summary = Task(TaskKind.SUMMARY, "e", 1)
+    assert planner.when_due(summary, NOON) == NOON
+    assert planner.may_run(summary, NOON)
+    first_round(planner, NOON, NOON - timedelta(minutes=2))
+    later = planner.when_due(summary, NOON)
+    assert later is not None
+    assert later > NOON
+    assert not planner.may_run(summary, NOON)
+    assert planner.may_run(summary, later)
+    assert planner.when_due(Task(TaskKind.SUMMARY, "e", 99), NOON) is None
+    assert not planner.may_run(Task(TaskKind.SUMMARY, "other", 1), NOON)
+    count(planner, later, 10)  # the minute is full
+    assert not planner.may_run(summary, later)
