@@ -254,3 +254,16 @@ async def test_windows_follow_the_requests_serially(
 
     assert order == sorted(order)
     assert len(order) == 5
+
+
+async def test_default_clock_is_read_at_call_time(
+    make_client: Callable[..., EnphaseClient], fake: FakeEnphase, freezer: Any
+) -> None:
+    """Without an injected clock the client reads the time when it is called, not at import."""
+    empty_events(fake)
+    client = make_client(now=None)
+    freezer.move_to(NOW)
+
+    await client.events(1, NOW - timedelta(days=2))
+
+    assert windows_sent(fake) == [(epoch(NOW - timedelta(days=2)), epoch(NOW))]

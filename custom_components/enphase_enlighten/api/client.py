@@ -154,7 +154,7 @@ class EnphaseClient:
         base_url: str | None = None,
         on_request: RequestCallback | None = None,
         timeout: float = 30.0,
-        now: Callable[[], float] = time.time,
+        now: Callable[[], float] | None = None,
     ) -> None:
         """Set up the client; `base_url` None means $ENPHASE_ENLIGHTEN_API_URL or Enphase's."""
         self._session = session
@@ -163,7 +163,8 @@ class EnphaseClient:
         self._base_url = (base_url or base_url_from_env()).rstrip("/")
         self._on_request = on_request
         self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._now = now
+        # Looked up at call time, not bound at import, so a patched clock (tests) applies.
+        self._now: Callable[[], float] = now or (lambda: time.time())
 
     @property
     def base_url(self) -> str:
