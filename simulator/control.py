@@ -79,7 +79,7 @@ async def get_faults(request: web.Request) -> web.Response:
 
 
 async def add_fault(request: web.Request) -> web.Response:
-    """POST /_sim/faults {"count", "status", "body", "malformed", "endpoint"}."""
+    """POST /_sim/faults {"count", "status", "body", "malformed", "disconnect", "endpoint"}."""
     sim = _sim(request)
     body = await _body(request)
     sim.fail_next(
@@ -88,6 +88,7 @@ async def add_fault(request: web.Request) -> web.Response:
         body.get("body"),
         body.get("endpoint"),
         malformed=bool(body.get("malformed", False)),
+        disconnect=bool(body.get("disconnect", False)),
     )
     return web.json_response([f.as_dict() for f in sim.faults])
 

@@ -86,7 +86,10 @@ def _json(body: Any, status: int = 200) -> web.Response:
     return web.json_response(body, status=status)
 
 
-def _fault_response(fault: Any) -> web.Response:
+def _fault_response(fault: Any, request: web.Request) -> web.Response:
+    if fault.disconnect and request.transport is not None:
+        # The client sees the connection drop (aiohttp: ServerDisconnectedError).
+        request.transport.abort()
     if fault.malformed:
         text = (
             fault.body if isinstance(fault.body, str) else "<html><body>Bad Gateway</body></html>"
@@ -288,7 +291,10 @@ async def token(request: web.Request) -> web.Response:
     sim = request.app[SIM_KEY]
     fault = sim.take_fault("token", oauth=True)
     if fault is not None:
-        return _fault_response(fault)
+        request[LOG_KEY]["fault"] = True
+        if fault.disconnect:
+            request[LOG_KEY]["disconnect"] = True
+        return _fault_response(fault, request)
     params: dict[str, str] = dict(request.query)
     if sim.accept_form_body and request.content_type == "application/x-www-form-urlencoded":
         params = {**{k: str(v) for k, v in (await request.post()).items()}, **params}
@@ -352,7 +358,9 @@ def api(endpoint: str, handler: ApiHandler) -> Callable[[web.Request], Awaitable
         fault = sim.take_fault(endpoint)
         if fault is not None:
             request[LOG_KEY]["fault"] = True
-            return _fault_response(fault)
+            if fault.disconnect:
+                request[LOG_KEY]["disconnect"] = True
+            return _fault_response(fault, request)
         key = request.headers.get("key") or request.query.get("key")
         app = sim.app_by_key(key)
         if app is None:

@@ -50,6 +50,7 @@ class Fault:
     body: Any = None  # dict/list -> JSON, str -> raw text, None -> Enphase-style error JSON
     malformed: bool = False
     endpoint: str | None = None  # None: any API endpoint (never the OAuth endpoints)
+    disconnect: bool = False  # drop the connection without a response
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form for the control API."""
@@ -59,6 +60,7 @@ class Fault:
             "body": self.body,
             "malformed": self.malformed,
             "endpoint": self.endpoint,
+            "disconnect": self.disconnect,
         }
 
 
@@ -210,9 +212,10 @@ class Simulator:
         endpoint: str | None = None,
         *,
         malformed: bool = False,
+        disconnect: bool = False,
     ) -> None:
         """Make the next ``n`` API requests (of ``endpoint`` if given) fail."""
-        self.faults.append(Fault(int(n), int(status), body, malformed, endpoint))
+        self.faults.append(Fault(int(n), int(status), body, malformed, endpoint, disconnect))
 
     def take_fault(self, endpoint: str | None, *, oauth: bool = False) -> Fault | None:
         """Consume one pending fault matching ``endpoint``."""

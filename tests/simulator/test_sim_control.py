@@ -120,7 +120,14 @@ async def test_faults_over_control_api(
         http, sim_url, "POST", "/faults", {"count": 3, "status": 503, "endpoint": "devices"}
     )
     assert body == [
-        {"remaining": 3, "status": 503, "body": None, "malformed": False, "endpoint": "devices"}
+        {
+            "remaining": 3,
+            "status": 503,
+            "body": None,
+            "malformed": False,
+            "endpoint": "devices",
+            "disconnect": False,
+        }
     ]
     assert (await call(f"/{SYSTEM_ID}/devices"))[0] == 503
     status, body = await ctl(http, sim_url, "GET", "/faults")
@@ -418,3 +425,21 @@ def test_upload_interval_knob() -> None:
     assert system.last_upload(sim.now()) == first + 900
     with pytest.raises(ValueError, match="300"):
         sim.update_system(sim.system_ids[0], {"upload_interval": 10})
+
+
+async def test_disconnect_fault(
+    sim: Simulator, http: aiohttp.ClientSession, sim_url: str, call: Any
+) -> None:
+    # aiohttp retries once when a reused keep-alive connection drops: two faults make one
+    # visible failure.
+    _, body = await ctl(
+        http, sim_url, "POST", "/faults", {"count": 2, "disconnect": True, "endpoint": "summary"}
+    )
+    assert body[0]["disconnect"] is True
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await call(f"/{SYSTEM_ID}/summary")
+    assert (await call(f"/{SYSTEM_ID}/summary"))[0] == 200
+    assert [e.get("disconnect") for e in sim.request_log][-3:] == [True, True, None]
+    sim.fail_next(2, endpoint="token", disconnect=True)
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await http.post(f"{sim_url}/oauth/token")
