@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from http import HTTPStatus
+import json as json_module
 import os
 from pathlib import Path
 import shutil
@@ -34,6 +36,9 @@ SIM_API_KEY = "sim-api-key"
 DEMO_NAME = "Demo"
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-password"
+
+FLOW_PATH = "/api/config/config_entries/flow"
+ONBOARDING_STEPS = ("user", "core_config", "analytics", "integration")
 
 # `hass` exits with this code when asked to restart (from the UI, say); a supervisor is
 # expected to start it again, which the demo does.
@@ -187,14 +192,14 @@ async def wait_for_http(
     within: float,
     processes: Processes | None = None,
 ) -> None:
-    """Wait until url answers with a status below 500."""
+    """Wait until url answers with a success (or redirect) status."""
     deadline = time.monotonic() + within
     while True:
         if processes is not None and (reason := processes.exited()):
             raise BootstrapError(f"{reason} while waiting for {url}")
         try:
             async with session.get(url, allow_redirects=False) as resp:
-                if resp.status < 500:
+                if resp.status < 400:
                     return
         except (aiohttp.ClientError, TimeoutError):
             pass
@@ -238,7 +243,11 @@ class HomeAssistantClient:
             json=json,
             headers={**self.headers, **(headers or {})},
         ) as resp:
-            body = await resp.json(content_type=None) if resp.content_length != 0 else None
+            text = await resp.text()
+            try:
+                body = json_module.loads(text) if text else None
+            except ValueError:
+                body = text
             _check(resp.status, body, f"{method} {path}")
             return body
 
@@ -247,6 +256,9 @@ class HomeAssistantClient:
     async def onboarding_status(self) -> dict[str, bool]:
         """Return {step: done} for every onboarding step."""
         async with self.session.get(f"{self.base_url}/api/onboarding") as resp:
+            if resp.status == HTTPStatus.NOT_FOUND:
+                # Once onboarded, Home Assistant does not register the onboarding views.
+                return dict.fromkeys(ONBOARDING_STEPS, True)
             body = await resp.json()
             _check(resp.status, body, "GET /api/onboarding")
         return {step["step"]: step["done"] for step in body}
@@ -387,26 +399,80 @@ class HomeAssistantClient:
         Home Assistant's /auth/external/callback. Returns the create_entry result.
         """
         frontend_base = (frontend_base or self.base_url).rstrip("/")
-        headers = {"HA-Frontend-Base": frontend_base}
-        flow_path = "/api/config/config_entries/flow"
         result = await self.request(
             "POST",
-            flow_path,
+            FLOW_PATH,
             json={"handler": DOMAIN, "show_advanced_options": False},
-            headers=headers,
+            headers={"HA-Frontend-Base": frontend_base},
         )
+        return await self._drive_flow(
+            result,
+            frontend_base=frontend_base,
+            api_key=api_key,
+            plan=plan,
+            systems=systems,
+            max_steps=max_steps,
+        )
+
+    async def reauthenticate(
+        self, *, frontend_base: str | None = None, within: float = 10.0
+    ) -> int:
+        """Finish every reauthentication flow of the integration; return how many there were.
+
+        The same path as the frontend's "Reconfigure" on a repair: the confirmation, the
+        OAuth external step, and the stored API key checked again.
+        """
+        frontend_base = (frontend_base or self.base_url).rstrip("/")
+        # Home Assistant starts the flow just after marking the entry failed.
+        deadline = time.monotonic() + within
+        while True:
+            async with self.websocket() as ws:
+                flows = await ws.call("config_entries/flow/progress")
+            reauths = [
+                flow
+                for flow in flows
+                if flow["handler"] == DOMAIN and flow["context"].get("source") == "reauth"
+            ]
+            if reauths or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        for flow in reauths:
+            result = await self.request(
+                "GET",
+                f"{FLOW_PATH}/{flow['flow_id']}",
+                headers={"HA-Frontend-Base": frontend_base},
+            )
+            await self._drive_flow(result, frontend_base=frontend_base)
+        return len(reauths)
+
+    async def _drive_flow(
+        self,
+        result: dict[str, Any],
+        *,
+        frontend_base: str,
+        api_key: str = SIM_API_KEY,
+        plan: str = "watt",
+        systems: Sequence[int] | None = None,
+        max_steps: int = 12,
+    ) -> dict[str, Any]:
+        """Answer a config flow's steps until it creates or updates an entry."""
+        # Home Assistant builds the OAuth redirect from the request that reaches the
+        # external step, so every step carries the frontend base.
+        headers = {"HA-Frontend-Base": frontend_base}
         for _ in range(max_steps):
             kind = result["type"]
             flow_id = result.get("flow_id")
             if kind == "create_entry":
                 return dict(result)
             if kind == "abort":
+                if result.get("reason") in ("reauth_successful", "reconfigure_successful"):
+                    return dict(result)
                 raise BootstrapError(f"The config flow aborted: {result.get('reason')}")
             if kind == "external":
                 await self._authorize(result["url"], frontend_base)
-                result = await self.request("GET", f"{flow_path}/{flow_id}")
-            elif kind == "external_done":
-                result = await self.request("GET", f"{flow_path}/{flow_id}")
+                result = await self.request("GET", f"{FLOW_PATH}/{flow_id}", headers=headers)
+            elif kind in ("external_done", "progress_done"):
+                result = await self.request("GET", f"{FLOW_PATH}/{flow_id}", headers=headers)
             elif kind == "form":
                 if result.get("errors"):
                     raise BootstrapError(
@@ -414,10 +480,12 @@ class HomeAssistantClient:
                         f"{result['errors']}"
                     )
                 user_input = _flow_input(result, api_key=api_key, plan=plan, systems=systems)
-                result = await self.request("POST", f"{flow_path}/{flow_id}", json=user_input)
+                result = await self.request(
+                    "POST", f"{FLOW_PATH}/{flow_id}", json=user_input, headers=headers
+                )
             elif kind == "progress":
                 await asyncio.sleep(1)
-                result = await self.request("GET", f"{flow_path}/{flow_id}")
+                result = await self.request("GET", f"{FLOW_PATH}/{flow_id}", headers=headers)
             else:
                 raise BootstrapError(f"Unexpected config flow result type {kind!r}")
         raise BootstrapError(f"The config flow did not finish within {max_steps} steps")
@@ -520,6 +588,8 @@ def _flow_input(
     if step_id == "pick_implementation":
         options = [value for value, _label in fields["implementation"].get("options", [])]
         return {"implementation": options[0]}
+    if step_id == "reauth_confirm":
+        return {}
     if step_id == "api_key":
         return {"api_key": api_key}
     if step_id == "systems":
@@ -596,8 +666,10 @@ async def bootstrap(
         if api_url is not None:
             await wait_for_http(session, f"{api_url}/_sim/clock", within=30, processes=processes)
             await set_simulator_plan(session, api_url, plan)
+        # The HTTP server answers before every integration is set up; the frontend's
+        # manifest means the frontend, and so onboarding (a dependency), are ready.
         await wait_for_http(
-            session, f"{base_url}/api/onboarding", within=within, processes=processes
+            session, f"{base_url}/manifest.json", within=within, processes=processes
         )
         client = HomeAssistantClient(session, base_url)
         await client.onboard(name=DEMO_NAME, username=DEMO_USERNAME, password=DEMO_PASSWORD)
@@ -608,6 +680,11 @@ async def bootstrap(
             return None
         if entries := await client.config_entries():
             print(f"The integration is already added ({entries[0]['title']})")
+            if await _kept_entry_needs_sign_in(client, within=30):
+                # A kept entry holds tokens from an earlier simulator run, which this one
+                # does not know: sign in again, as the repair would ask a person to.
+                count = await client.reauthenticate()
+                print(f"Signed in to the simulator again ({count} reauthentication flow(s))")
             return str(entries[0]["entry_id"])
         result = await client.add_integration(plan=plan)
         entry_id = str(result["result"]["entry_id"])
@@ -615,6 +692,17 @@ async def bootstrap(
         if energy := await client.configure_energy_dashboard(entry_id):
             print(f"Energy dashboard: solar production from {energy}")
         return entry_id
+
+
+async def _kept_entry_needs_sign_in(client: HomeAssistantClient, within: float) -> bool:
+    """Wait for the entries to finish setting up; return True if one needs a new sign-in."""
+    settled = {"loaded", "setup_error", "setup_retry", "migration_error", "failed_unload"}
+    deadline = time.monotonic() + within
+    while True:
+        states = {entry["state"] for entry in await client.config_entries()}
+        if states <= settled or time.monotonic() > deadline:
+            return "setup_error" in states
+        await asyncio.sleep(1)
 
 
 async def set_simulator_plan(
@@ -629,7 +717,8 @@ async def set_simulator_plan(
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Start the Enphase simulator and a real Home Assistant set up to use it."
+        prog="scripts/develop",
+        description="Start the Enphase simulator and a real Home Assistant set up to use it.",
     )
     parser.add_argument("--port", type=int, default=8123, help="Home Assistant port (8123)")
     parser.add_argument("--sim-port", type=int, default=8090, help="simulator port (8090)")
@@ -647,8 +736,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help=(
             "keep what Home Assistant saved in the config dir last time (by default everything "
-            "but configuration.yaml is removed: the new simulator does not know the old tokens, "
-            "so a kept entry asks to sign in again)"
+            "but configuration.yaml is removed); the new simulator does not know the old "
+            "tokens, so the kept entry's reauthentication is run like a person would"
         ),
     )
     parser.add_argument(
