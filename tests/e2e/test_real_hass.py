@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+import os
 from pathlib import Path
 import re
+import signal
 import socket
 import time
 from typing import Any
@@ -24,6 +26,7 @@ from scripts.demo_bootstrap import (
     prepare_config_dir,
     start_hass,
     start_simulator,
+    wait_for_http,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -46,6 +49,7 @@ class RealHass:
     processes: Processes
     hass_log: Path
     sim_log: Path
+    restart_simulator: Callable[[], None]
 
 
 def _free_port() -> int:
@@ -88,8 +92,25 @@ def real_hass(
                     config_dir, port=ha_port, api_url=api_url, host="127.0.0.1", stdout=hass_out
                 ),
             )
+
+            def restart_simulator() -> None:
+                """Replace the simulator by a new one: same port, fresh state (no tokens)."""
+                old = processes.get("simulator")
+                os.killpg(old.pid, signal.SIGTERM)
+                old.wait(30)
+                processes.replace(
+                    "simulator",
+                    start_simulator(sim_port, scenario=SCENARIO, auto_approve=True, stdout=sim_out),
+                )
+
             yield RealHass(
-                f"http://127.0.0.1:{ha_port}", api_url, config_dir, processes, hass_log, sim_log
+                f"http://127.0.0.1:{ha_port}",
+                api_url,
+                config_dir,
+                processes,
+                hass_log,
+                sim_log,
+                restart_simulator,
             )
         finally:
             processes.stop()
@@ -231,6 +252,43 @@ async def test_real_hass_demo(real_hass: RealHass) -> None:
         if " ERROR " in record.partition("\n")[0] and DOMAIN in record
     ]
     assert not errors, errors
+
+
+async def test_real_hass_reauth(real_hass: RealHass) -> None:
+    """A simulator that forgot the tokens makes the entry ask to sign in; signing in fixes it."""
+    entry_id = await bootstrap(
+        real_hass.base_url, add=True, processes=real_hass.processes, api_url=real_hass.api_url
+    )
+    real_hass.restart_simulator()
+
+    async with aiohttp.ClientSession() as session:
+        await wait_for_http(session, f"{real_hass.api_url}/_sim/clock", within=30)
+        client = HomeAssistantClient(session, real_hass.base_url)
+        await client.login("demo", "demo-password")
+        await client.request("POST", f"/api/config/config_entries/entry/{entry_id}/reload")
+        (entry,) = await client.config_entries()
+        assert entry["state"] == "setup_error"
+
+        # The repair's "Reconfigure": confirm, sign in at the (simulated) Enphase, and the
+        # stored API key is checked again; no new entry.
+        assert await client.reauthenticate() == 1
+        entry = await _wait_for_entry_state(client, "loaded", within=30)
+        assert entry["entry_id"] == entry_id
+        registry = await client.integration_entities()
+        enabled = {entity["entity_id"] for entity in registry if entity["disabled_by"] is None}
+        states = await _wait_for_states(client, enabled, within=30)
+        assert not [e for e in enabled if states.get(e, {}).get("state") == "unavailable"]
+
+
+async def _wait_for_entry_state(
+    client: HomeAssistantClient, state: str, within: float
+) -> dict[str, Any]:
+    deadline = time.monotonic() + within
+    while True:
+        (entry,) = await client.config_entries()
+        if entry["state"] == state or time.monotonic() > deadline:
+            return entry
+        await asyncio.sleep(0.5)
 
 
 async def _wait_for_change(
