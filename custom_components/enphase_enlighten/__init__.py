@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from functools import partial
 import logging
 
 from aiohttp import ClientError, ClientResponseError
@@ -18,25 +18,27 @@ from homeassistant.helpers.config_entry_oauth2_flow import (
 )
 from homeassistant.util import dt as dt_util
 
-from .api import EnphaseClient
+from .api import EnphaseClient, RequestRecord
 from .const import CONF_API_KEY, CONF_SYSTEMS, DOMAIN
 from .coordinator import (
     EnphaseAuth,
     EnphaseConfigEntry,
     EnphaseEventTypesCoordinator,
     EnphaseRuntimeData,
+    EnphaseScheduler,
     EnphaseSystemsCoordinator,
-    RateLimitGate,
+    EntryBudget,
     RequestStats,
     build_system_data,
-    compute_polling_intervals,
+    format_time,
     is_token_rejected,
+    plan_limits,
+    planner_registry,
     remove_system_device,
-    requests_per_month,
-    selected_system_ids,
     system_identifier,
+    update_planner_systems,
 )
-from .entity import system_device_info
+from .entity import budget_device_identifier, system_device_info
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -71,50 +73,71 @@ async def async_setup_entry(hass: HomeAssistant, entry: EnphaseConfigEntry) -> b
 
     auth = EnphaseAuth(hass, session)
     stats = RequestStats()
+    registry = planner_registry(hass)
+    api_key = entry.data[CONF_API_KEY]
+    # Entries with the same API key share one planner: the quota is the application's.
+    planner = await registry.async_acquire(api_key, entry.entry_id, plan_limits(entry))
+    entry.async_on_unload(partial(registry.async_release, api_key, entry.entry_id))
+    budget = EntryBudget(hass, entry, planner)
+
+    @callback
+    def _on_request(record: RequestRecord) -> None:
+        stats.record(record)
+        planner.record_request(record)
+
     client = EnphaseClient(
         async_get_clientsession(hass),
         auth.async_get_access_token,
-        entry.data[CONF_API_KEY],
-        on_request=stats.record,
+        api_key,
+        on_request=_on_request,
         # Home Assistant's clock, so the client and the coordinators agree on "now".
         now=lambda: dt_util.utcnow().timestamp(),
     )
-    system_ids = selected_system_ids(entry)
-    intervals = compute_polling_intervals(requests_per_month(entry), len(system_ids))
-    gate = RateLimitGate()
-    systems = EnphaseSystemsCoordinator(hass, entry, client, auth, gate, intervals.systems)
-    event_types = EnphaseEventTypesCoordinator(
-        hass, entry, client, auth, gate, intervals.event_types
-    )
+    scheduler = EnphaseScheduler(hass, entry, budget)
+    entry.async_on_unload(scheduler.async_stop)
+    systems = EnphaseSystemsCoordinator(hass, entry, client, auth, budget)
+    event_types = EnphaseEventTypesCoordinator(hass, entry, client, auth, budget)
     runtime = EnphaseRuntimeData(
         client=client,
         auth=auth,
-        gate=gate,
         stats=stats,
-        intervals=intervals,
+        budget=budget,
+        scheduler=scheduler,
         systems=systems,
         event_types=event_types,
     )
+    now = dt_util.utcnow()
+    if (until := planner.blocked_until(now)) is not None:
+        # Enphase said stop (a 429) until then: asking now would only earn another one.
+        budget.async_update_issues(now)
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="rate_limited_until",
+            translation_placeholders={"retry_at": format_time(until)},
+        )
     await systems.async_config_entry_first_refresh()
+    # Counted and saved even if the setup stops here.
+    await budget.async_changed()
     if systems.data is None:
         # Rate limited before the first answer: nothing is known about the systems yet.
         raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="rate_limited")
 
     for system_id in systems.data:
         runtime.system_data[system_id] = build_system_data(hass, entry, runtime, system_id)
-
-    # Only the systems gate the setup. Everything else is fetched once now; a failure
-    # there leaves those entities unavailable until the next poll instead of retrying
-    # the whole setup, which would spend the quota again on what already succeeded.
-    await asyncio.gather(
-        event_types.async_refresh(),
-        *(
-            coordinator.async_refresh()
-            for data in runtime.system_data.values()
-            for coordinator in data.coordinators
-        ),
-    )
     entry.runtime_data = runtime
+    update_planner_systems(hass, entry)
+
+    # Only the systems gate the setup. What the entities need is fetched in the first run,
+    # as far as the per-minute limit allows; a failure there leaves those entities
+    # unavailable until their next fetch instead of retrying the whole setup, which would
+    # spend the quota again on what already succeeded. Event types saved by an earlier
+    # run are used as they are until the planner says they are due.
+    scheduler.add(systems, first_fetch=False)
+    scheduler.add(event_types, first_fetch=not await event_types.async_load_cached())
+    for data in runtime.system_data.values():
+        for coordinator in data.coordinators:
+            scheduler.add(coordinator)
+    await scheduler.async_run()
     _register_system_devices(hass, entry)
     entry.async_on_unload(systems.async_add_listener(lambda: _on_systems_update(hass, entry)))
     selection = entry.options.get(CONF_SYSTEMS)
@@ -169,11 +192,14 @@ def _on_systems_update(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
             for coordinator in data.coordinators:
                 entry.async_create_task(hass, coordinator.async_shutdown())
             del runtime.system_data[system_id]
+            runtime.scheduler.remove_system(system_id)
             remove_system_device(hass, entry, system_id)
             continue
         device = registry.async_get_device(identifiers={system_identifier(system_id)})
         if device is not None and system.name and device.name != system.name:
             registry.async_update_device(device.id, name=system.name)
+    # Time zones and gateway links may have changed, or systems gone.
+    update_planner_systems(hass, entry)
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: EnphaseConfigEntry) -> bool:
@@ -187,6 +213,8 @@ async def async_remove_config_entry_device(
     """Allow deleting a device by hand unless Enphase still lists it."""
     runtime = entry.runtime_data
     identifiers = {ident for domain, ident in device.identifiers if domain == DOMAIN}
+    if budget_device_identifier(entry)[1] in identifiers:
+        return False
     for system_id, data in runtime.system_data.items():
         if str(system_id) in identifiers:
             return False

@@ -1032,6 +1032,8 @@ class RequestPlanner:
 
     def due(self, now: datetime, owner: str | None = None) -> list[Task]:
         """Tasks to run now, most valuable first, within the per-minute limit."""
+        # A new month first, or last month's count would leave no room at its start.
+        self._roll(now)
         room = self.minute_room(now)
         room = min(room, self._plannable_total(now) - self._used - self._unaccounted)
         ready = [task for task, when in self.next_due(now, owner) if when <= now]

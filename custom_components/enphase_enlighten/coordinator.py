@@ -1,4 +1,4 @@
-"""Coordinators that poll the Enphase cloud for the selected systems, and the runtime data."""
+"""Coordinators that fetch Enphase data when the request budget says so, and the runtime data."""
 
 from __future__ import annotations
 
@@ -7,15 +7,23 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import ClientError, ClientResponseError
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed
-from homeassistant.helpers import device_registry as dr
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
+from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.event import async_track_point_in_utc_time
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
 
 from .api import (
     Alarm,
@@ -31,7 +39,29 @@ from .api import (
     Summary,
     System,
 )
-from .const import CONF_REQUESTS_PER_MONTH, CONF_SYSTEMS, DOMAIN, PLANS
+from .budget import (
+    STORAGE_VERSION,
+    BlockPeriod,
+    BudgetStats,
+    FreshnessVerdict,
+    PlanLimits,
+    PlannerRegistry,
+    RequestPlanner,
+    SystemProfile,
+    Task,
+    TaskKind,
+    quota_month,
+    storage_key,
+)
+from .const import (
+    CONF_API_KEY,
+    CONF_PLAN,
+    CONF_REQUESTS_PER_MINUTE,
+    CONF_REQUESTS_PER_MONTH,
+    CONF_SYSTEMS,
+    DOMAIN,
+    PLAN_WATT,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -40,97 +70,41 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-MONTH = timedelta(days=30)
-# Share of the monthly quota left unplanned: restarts (each one refreshes everything),
-# manual refreshes and the user's other uses of the same API key.
-QUOTA_RESERVE = 0.1
 # How far back active alarms are looked for: one request covers one week.
 ALARM_WINDOW = timedelta(days=7)
-# Backoff after a 429 that does not say when its period ends.
-RATE_LIMIT_FALLBACK = timedelta(hours=1)
-# A small margin after period_end so the first request lands in the new period.
-RATE_LIMIT_SLACK = timedelta(seconds=5)
+# A first fetch that failed (not a 429) is tried again this soon: its entities wait for it.
+FIRST_FETCH_RETRY = timedelta(minutes=2)
+# Never wake the scheduler more often than this (a safety net against a busy loop).
+MIN_WAKEUP = timedelta(seconds=1)
+# The event type names, shared by every entry (they are Enphase's, not an account's).
+EVENT_TYPES_STORAGE_KEY = f"{DOMAIN}.event_types"
+EVENT_TYPES_STORAGE_VERSION = 1
+
+PLANNERS: HassKey[PlannerRegistry] = HassKey(f"{DOMAIN}_planners")
+
+# Microinverter sensors: the inverters summary is fetched only while one of them is enabled.
+MICRO_SENSOR_KEYS = ("micro_power", "micro_lifetime_energy")
 
 
-@dataclass(frozen=True, slots=True)
-class PollingIntervals:
-    """How often each kind of data is fetched."""
-
-    systems: timedelta
-    event_types: timedelta
-    summary: timedelta
-    devices: timedelta
-    alarms: timedelta
-    inverters: timedelta
-
-    def requests_per_month(self, system_count: int) -> float:
-        """Return the requests these intervals spend in a 30-day month (one page each)."""
-        per_system = sum(
-            MONTH / interval
-            for interval in (self.summary, self.devices, self.alarms, self.inverters)
+def plan_limits(entry: ConfigEntry[Any]) -> PlanLimits:
+    """Return the entry's plan limits (the Watt plan's if the entry does not say)."""
+    try:
+        return PlanLimits.for_plan(
+            str(entry.data.get(CONF_PLAN) or PLAN_WATT),
+            per_minute=entry.data.get(CONF_REQUESTS_PER_MINUTE) or None,
+            per_month=entry.data.get(CONF_REQUESTS_PER_MONTH) or None,
         )
-        return MONTH / self.systems + MONTH / self.event_types + per_system * system_count
+    except ValueError:
+        return PlanLimits.for_plan(PLAN_WATT)
 
 
-@dataclass(frozen=True, slots=True)
-class _SharedPoll:
-    """A per-system poll that shares the quota: its weight and its useful fastest pace."""
-
-    name: str
-    weight: float
-    fastest: timedelta
-
-
-# Read at a fixed pace whatever the plan: names and event types change rarely.
-_FIXED_POLLS = {"systems": timedelta(days=1), "event_types": timedelta(days=7)}
-# The rest of the quota is split by weight. Polling faster than the gateway uploads (15
-# minutes) gains nothing; the inventory changes rarely, so it never goes faster than daily.
-_SHARED_POLLS = (
-    _SharedPoll("summary", 50, timedelta(minutes=15)),
-    _SharedPoll("alarms", 15, timedelta(minutes=15)),
-    _SharedPoll("inverters", 15, timedelta(minutes=15)),
-    _SharedPoll("devices", 10, timedelta(days=1)),
-)
-
-
-def compute_polling_intervals(requests_per_month: int, system_count: int) -> PollingIntervals:
-    """Spread the monthly quota evenly over the polls so a 30-day month stays under it.
-
-    The request budget planner (issue 5) replaces this function; everything else only
-    reads the PollingIntervals it returns.
-
-    The fixed polls are paid for first. Each shared poll then gets a part of what is
-    left in proportion to its weight; one that would poll faster than useful is capped
-    and its unused part goes to the others.
-    """
-    systems = max(system_count, 1)
-    budget = requests_per_month * (1 - QUOTA_RESERVE)
-    intervals: dict[str, timedelta] = dict(_FIXED_POLLS)
-    budget = max(budget - sum(MONTH / interval for interval in _FIXED_POLLS.values()), 1.0)
-    open_polls = list(_SHARED_POLLS)
-    while open_polls:
-        total_weight = sum(poll.weight for poll in open_polls)
-        polls_per_month = {
-            poll.name: budget * poll.weight / total_weight / systems for poll in open_polls
-        }
-        capped = [poll for poll in open_polls if MONTH / polls_per_month[poll.name] < poll.fastest]
-        if not capped:
-            for poll in open_polls:
-                # Round up to whole seconds so the month never goes over.
-                seconds = -(-MONTH.total_seconds() // polls_per_month[poll.name])
-                intervals[poll.name] = timedelta(seconds=seconds)
-            break
-        for poll in capped:
-            intervals[poll.name] = poll.fastest
-            budget -= MONTH / poll.fastest * systems
-            open_polls.remove(poll)
-    return PollingIntervals(**intervals)
-
-
-def requests_per_month(entry: ConfigEntry[Any]) -> int:
-    """Return the entry's monthly quota (the Watt plan's if the entry does not say)."""
-    value = entry.data.get(CONF_REQUESTS_PER_MONTH)
-    return int(value) if value else PLANS["watt"][1]
+def planner_registry(hass: HomeAssistant) -> PlannerRegistry:
+    """Return the registry handing out one request planner per API key."""
+    if (registry := hass.data.get(PLANNERS)) is None:
+        registry = hass.data[PLANNERS] = PlannerRegistry(
+            lambda key: Store[dict[str, Any]](hass, STORAGE_VERSION, key)
+        )
+    return registry
 
 
 def selected_system_ids(entry: ConfigEntry[Any]) -> list[int]:
@@ -215,56 +189,168 @@ class RequestStats:
         self.last = [*self.last[-19:], record]
 
 
-class RateLimitGate:
-    """Shared 429 state: once Enphase says the quota is spent, nobody asks until it resets."""
+def format_time(when: datetime) -> str:
+    """Return a time for a message, in Home Assistant's time zone."""
+    return dt_util.as_local(when).strftime("%Y-%m-%d %H:%M")
 
-    def __init__(self) -> None:
-        """Start open."""
-        self.blocked_until: datetime | None = None
-        self.period: str | None = None
 
-    def blocked_for(self, now: datetime) -> timedelta | None:
-        """Return how long requests must still wait, or None when they may go."""
-        if self.blocked_until is None or now >= self.blocked_until:
-            return None
-        return self.blocked_until - now
+def format_duration(span: timedelta) -> str:
+    """Return a duration for a message, in hours and minutes."""
+    minutes = max(1, round(span.total_seconds() / 60))
+    hours, minutes = divmod(minutes, 60)
+    if not hours:
+        return f"{minutes} min"
+    return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
 
-    def block(self, err: EnphaseRateLimitError, now: datetime) -> timedelta:
-        """Close the gate until the limit's period ends; log only when it first closes."""
-        if err.period_end is not None and err.period_end > now:
-            until = err.period_end + RATE_LIMIT_SLACK
-        elif err.period == "minute":
-            until = now + timedelta(minutes=1) + RATE_LIMIT_SLACK
-        else:
-            until = now + RATE_LIMIT_FALLBACK
-        if self.blocked_until is None:
-            # A per-minute limit is routine (many systems starting at once) and over in a
-            # minute; the monthly quota, or a limit Enphase does not explain, is news.
+
+class EntryBudget:
+    """An entry's view of the request planner its API key shares with other entries.
+
+    It logs rate limits once, keeps the repair issues in step with the planner, saves the
+    counts and tells the budget sensors when the numbers moved.
+    """
+
+    def __init__(self, hass: HomeAssistant, entry: ConfigEntry[Any], planner: RequestPlanner):
+        """Wrap the planner for one entry (the planner's owner is the entry id)."""
+        self.hass = hass
+        self.entry = entry
+        self.planner = planner
+        self.owner = entry.entry_id
+        # Every entry on the same key listens to the same signal: the counts are the key's.
+        self.signal = f"{DOMAIN}_budget_{storage_key(entry.data[CONF_API_KEY])}"
+        self._logged_block: BlockPeriod | None = None
+        self._freshness: tuple[tuple[Any, ...], FreshnessVerdict] | None = None
+        # The entry's systems, as last told to the planner.
+        self.systems: tuple[int, ...] = ()
+
+    @property
+    def quota_issue_id(self) -> str:
+        """Return the repair issue id of a spent monthly quota."""
+        return f"quota_exhausted_{self.owner}"
+
+    @property
+    def freshness_issue_id(self) -> str:
+        """Return the repair issue id of a plan too small for the selected systems."""
+        return f"plan_too_small_{self.owner}"
+
+    @callback
+    def rate_limited(self, err: EnphaseRateLimitError, now: datetime) -> None:
+        """Tell the planner about a 429; log when polling first pauses."""
+        self.planner.record_rate_limit(
+            now, period=err.period, period_end=err.period_end, limit=err.limit
+        )
+        until = self.planner.blocked_until(now)
+        if self._logged_block is None and until is not None:
+            self._logged_block = BlockPeriod(err.period or BlockPeriod.BACKOFF)
+            # A per-minute limit is routine and over in a minute; the monthly quota, or a
+            # limit Enphase does not explain, is news.
             _LOGGER.log(
-                logging.DEBUG if err.period == "minute" else logging.WARNING,
+                logging.DEBUG if err.period == BlockPeriod.MINUTE else logging.WARNING,
                 "Enphase request limit reached (per %s); keeping the last data until %s",
                 err.period or "unknown period",
                 until.isoformat(),
             )
-        self.blocked_until = until
-        self.period = err.period
-        return until - now
 
-    def reopen(self) -> None:
-        """Note a successful request after a limit; log the recovery once."""
-        if self.blocked_until is not None:
+    @callback
+    def async_check_resumed(self, now: datetime) -> None:
+        """Log once when polling resumes after a rate limit."""
+        if self._logged_block is not None and self.planner.blocked_until(now) is None:
             _LOGGER.log(
-                logging.DEBUG if self.period == "minute" else logging.INFO,
+                logging.DEBUG if self._logged_block == BlockPeriod.MINUTE else logging.INFO,
                 "Enphase request limit period over; polling again",
             )
-            self.blocked_until = None
-            self.period = None
+            self._logged_block = None
+
+    def stats(self, now: datetime) -> BudgetStats:
+        """Return the key's numbers, with this entry's next summary update."""
+        stats = self.planner.stats(now)
+        summaries = [
+            when
+            for task, when in self.planner.next_due(now, self.owner)
+            if task.kind == TaskKind.SUMMARY
+        ]
+        next_summary = max(now, min(summaries)) if summaries else None
+        return BudgetStats(
+            used=stats.used,
+            quota=stats.quota,
+            remaining=stats.remaining,
+            projected_month_end=stats.projected_month_end,
+            month_end=stats.month_end,
+            next_summary_at=next_summary,
+            daylight_interval=stats.daylight_interval,
+            blocked_until=stats.blocked_until,
+            block_period=stats.block_period,
+        )
+
+    def freshness(self, now: datetime) -> FreshnessVerdict:
+        """Return the planner's freshness verdict (solved again when its inputs change)."""
+        key = (quota_month(now)[0], self.planner.limits, len(self.planner.owners), self.systems)
+        if self._freshness is None or self._freshness[0] != key:
+            self._freshness = (key, self.planner.freshness(now))
+        return self._freshness[1]
+
+    @callback
+    def async_update_issues(self, now: datetime) -> None:
+        """Raise or clear the repair issues: a spent monthly quota, a plan too small."""
+        resume = self.planner.month_exhausted(now)
+        if resume is not None:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                self.quota_issue_id,
+                is_fixable=False,
+                is_persistent=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="quota_exhausted",
+                translation_placeholders={
+                    "entry": self.entry.title,
+                    "quota": str(self.planner.limits.per_month),
+                    "resume_at": format_time(resume),
+                },
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, self.quota_issue_id)
+        verdict = self.freshness(now)
+        if not verdict.ok and self.systems:
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                self.freshness_issue_id,
+                is_fixable=False,
+                is_persistent=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key="plan_too_small",
+                translation_placeholders={
+                    "entry": self.entry.title,
+                    "quota": str(self.planner.limits.per_month),
+                    "systems": str(verdict.systems),
+                    "max_systems": str(verdict.max_systems),
+                    "interval": format_duration(verdict.daylight_interval),
+                    "limit": format_duration(verdict.limit),
+                },
+            )
+        else:
+            ir.async_delete_issue(self.hass, DOMAIN, self.freshness_issue_id)
+
+    async def async_changed(self) -> None:
+        """Save the counts, update the repair issues and tell the budget sensors."""
+        now = dt_util.utcnow()
+        self.async_check_resumed(now)
+        self.async_update_issues(now)
+        async_dispatcher_send(self.hass, self.signal)
+        await self.planner.async_save()
 
 
 class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
-    """Base coordinator: token retry, error mapping, and 429s that keep the last data."""
+    """Base coordinator: one planner task, token retry, error mapping, 429s keep the data.
+
+    Coordinators never poll on their own (no update interval): the entry's scheduler runs
+    them when the planner says their task is due, and a user may ask for a refresh within
+    the budget (see ``async_manual_refresh``).
+    """
 
     config_entry: EnphaseConfigEntry
+    kind: ClassVar[TaskKind]
 
     def __init__(
         self,
@@ -272,28 +358,27 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
         entry: EnphaseConfigEntry,
         client: EnphaseClient,
         auth: EnphaseAuth,
-        gate: RateLimitGate,
+        budget: EntryBudget,
         *,
         name: str,
-        interval: timedelta,
+        system_id: int | None = None,
     ) -> None:
-        """Set up a coordinator polling at `interval`."""
-        super().__init__(
-            hass,
-            _LOGGER,
-            config_entry=entry,
-            name=name,
-            update_interval=interval,
-        )
+        """Set up a coordinator for one planner task."""
+        super().__init__(hass, _LOGGER, config_entry=entry, name=name, update_interval=None)
         self.client = client
         self.auth = auth
-        self.gate = gate
-        self.base_interval = interval
+        self.budget = budget
+        self.task = Task(self.kind, entry.entry_id, system_id)
         self.last_success_at: datetime | None = None
+        # Whether a fetch has succeeded since setup (entities of new data wait for one).
+        self.fetched = False
 
     async def _async_fetch(self) -> DataT:
         """Fetch fresh data; subclasses call the client here."""
         raise NotImplementedError
+
+    def _learn(self, data: DataT, now: datetime) -> None:
+        """Tell the planner what the data says (the summary does)."""
 
     async def _async_call[ResultT](self, call: Callable[[], Awaitable[ResultT]]) -> ResultT:
         """Run one client call, retrying once after a token refresh when the token expired."""
@@ -306,40 +391,63 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
             await self.auth.async_force_refresh(token)
         return await call()
 
-    async def _async_update_data(self) -> DataT:
-        """Fetch data, mapping client errors to what Home Assistant expects."""
+    async def async_manual_refresh(self) -> None:
+        """Refresh because a user asked, if the budget allows; say why not otherwise."""
         now = dt_util.utcnow()
-        if (wait := self.gate.blocked_for(now)) is not None:
-            # Another coordinator hit the limit: ask again when it resets, not before.
-            self.update_interval = wait
-            return self.data
+        decision = self.budget.planner.can_refresh(now, 1)
+        if not decision:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key=f"refresh_{decision.reason}",
+                translation_placeholders={
+                    "retry_at": format_time(decision.retry_at or now),
+                },
+            )
+        await self.async_request_refresh()
+        await self.budget.async_changed()
+
+    async def _async_update_data(self) -> DataT:
+        """Fetch data, tell the planner how it went, map client errors for Home Assistant."""
+        now = dt_util.utcnow()
+        planner = self.budget.planner
         try:
             data = await self._async_fetch()
         except EnphaseRateLimitError as err:
-            self.update_interval = self.gate.block(err, now)
+            self.budget.rate_limited(err, now)
             return self.data
         except EnphaseApiKeyMismatchError as err:
+            planner.record_failure(self.task, now)
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="api_key_mismatch"
             ) from err
         except EnphaseAuthError as err:
+            planner.record_failure(self.task, now)
             raise ConfigEntryAuthFailed(
                 translation_domain=DOMAIN, translation_key="authentication_failed"
             ) from err
         except EnphaseError as err:
+            planner.record_failure(self.task, now)
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="update_failed",
                 translation_placeholders={"error": str(err)},
             ) from err
-        self.gate.reopen()
-        self.update_interval = self.base_interval
+        except (ConfigEntryAuthFailed, UpdateFailed):
+            # The token could not be renewed: no request was made for this task.
+            planner.record_failure(self.task, now)
+            raise
+        self._learn(data, now)
+        planner.record_done(self.task, now)
+        self.budget.async_check_resumed(now)
         self.last_success_at = now
+        self.fetched = True
         return data
 
 
 class EnphaseSystemsCoordinator(EnphaseCoordinator[dict[int, System]]):
     """Details of the selected systems, from one search request; re-read about daily."""
+
+    kind = TaskKind.SYSTEMS
 
     def __init__(
         self,
@@ -347,11 +455,10 @@ class EnphaseSystemsCoordinator(EnphaseCoordinator[dict[int, System]]):
         entry: EnphaseConfigEntry,
         client: EnphaseClient,
         auth: EnphaseAuth,
-        gate: RateLimitGate,
-        interval: timedelta,
+        budget: EntryBudget,
     ) -> None:
         """Set up the systems coordinator."""
-        super().__init__(hass, entry, client, auth, gate, name="Enphase systems", interval=interval)
+        super().__init__(hass, entry, client, auth, budget, name="Enphase systems")
         self.system_ids = selected_system_ids(entry)
 
     async def _async_fetch(self) -> dict[int, System]:
@@ -366,7 +473,9 @@ class EnphaseSystemsCoordinator(EnphaseCoordinator[dict[int, System]]):
 
 
 class EnphaseEventTypesCoordinator(EnphaseCoordinator[dict[int, EventType]]):
-    """Alarm and event type names; they change rarely, so this is read about weekly."""
+    """Alarm and event type names; they change rarely, so they are kept across restarts."""
+
+    kind = TaskKind.EVENT_TYPES
 
     def __init__(
         self,
@@ -374,16 +483,29 @@ class EnphaseEventTypesCoordinator(EnphaseCoordinator[dict[int, EventType]]):
         entry: EnphaseConfigEntry,
         client: EnphaseClient,
         auth: EnphaseAuth,
-        gate: RateLimitGate,
-        interval: timedelta,
+        budget: EntryBudget,
     ) -> None:
         """Set up the event types coordinator."""
-        super().__init__(
-            hass, entry, client, auth, gate, name="Enphase event types", interval=interval
+        super().__init__(hass, entry, client, auth, budget, name="Enphase event types")
+        self.store = Store[list[dict[str, Any]]](
+            hass, EVENT_TYPES_STORAGE_VERSION, EVENT_TYPES_STORAGE_KEY
         )
+
+    async def async_load_cached(self) -> bool:
+        """Start from the event types saved by an earlier run; return whether there were any."""
+        saved = await self.store.async_load()
+        if not saved:
+            return False
+        try:
+            types = EventType.list_from_response(saved)
+        except EnphaseError:
+            return False
+        self.async_set_updated_data({event_type.event_type_id: event_type for event_type in types})
+        return True
 
     async def _async_fetch(self) -> dict[int, EventType]:
         types = await self._async_call(self.client.event_types)
+        await self.store.async_save([dict(event_type.raw) for event_type in types])
         return {event_type.event_type_id: event_type for event_type in types}
 
 
@@ -396,11 +518,10 @@ class EnphaseSystemCoordinator[DataT](EnphaseCoordinator[DataT]):
         entry: EnphaseConfigEntry,
         client: EnphaseClient,
         auth: EnphaseAuth,
-        gate: RateLimitGate,
+        budget: EntryBudget,
         system_id: int,
         *,
         what: str,
-        interval: timedelta,
     ) -> None:
         """Set up a per-system coordinator."""
         super().__init__(
@@ -408,9 +529,9 @@ class EnphaseSystemCoordinator[DataT](EnphaseCoordinator[DataT]):
             entry,
             client,
             auth,
-            gate,
+            budget,
             name=f"Enphase system {system_id} {what}",
-            interval=interval,
+            system_id=system_id,
         )
         self.system_id = system_id
 
@@ -418,12 +539,20 @@ class EnphaseSystemCoordinator[DataT](EnphaseCoordinator[DataT]):
 class EnphaseSummaryCoordinator(EnphaseSystemCoordinator[Summary | None]):
     """A system's summary: power, energy, status."""
 
+    kind = TaskKind.SUMMARY
+
     async def _async_fetch(self) -> Summary | None:
         return await self._async_call(lambda: self.client.summary(self.system_id))
+
+    def _learn(self, data: Summary | None, now: datetime) -> None:
+        if data is not None:
+            self.budget.planner.record_summary(self.system_id, data, now)
 
 
 class EnphaseDevicesCoordinator(EnphaseSystemCoordinator[Devices | None]):
     """A system's hardware inventory; removes devices Enphase no longer lists."""
+
+    kind = TaskKind.DEVICES
 
     # Serial numbers known from elsewhere (the inverters summary), kept as well.
     other_serials: Callable[[], set[str]] = staticmethod(set)
@@ -445,6 +574,8 @@ class EnphaseDevicesCoordinator(EnphaseSystemCoordinator[Devices | None]):
 class EnphaseAlarmsCoordinator(EnphaseSystemCoordinator[list[Alarm] | None]):
     """A system's active alarms (those raised within the last week)."""
 
+    kind = TaskKind.ALARMS
+
     async def _async_fetch(self) -> list[Alarm] | None:
         end = dt_util.utcnow()
         return await self._async_call(
@@ -454,6 +585,8 @@ class EnphaseAlarmsCoordinator(EnphaseSystemCoordinator[list[Alarm] | None]):
 
 class EnphaseInvertersCoordinator(EnphaseSystemCoordinator[dict[str, MicroinverterSummary] | None]):
     """Power and energy of each microinverter of a system, keyed by serial number."""
+
+    kind = TaskKind.INVERTERS
 
     async def _async_fetch(self) -> dict[str, MicroinverterSummary] | None:
         envoys = await self._async_call(
@@ -465,6 +598,103 @@ class EnphaseInvertersCoordinator(EnphaseSystemCoordinator[dict[str, Microinvert
                 if micro.serial_number:
                     micros.setdefault(micro.serial_number, micro)
         return micros
+
+
+class EnphaseScheduler:
+    """Runs an entry's coordinators when the planner says their task is due.
+
+    One timer per entry, set to the planner's next wake-up: the planner orders the tasks
+    by value and keeps them within the per-minute limit, which per-coordinator timers
+    could not do when many systems are due at once.
+    """
+
+    def __init__(self, hass: HomeAssistant, entry: EnphaseConfigEntry, budget: EntryBudget):
+        """Create the scheduler; nothing runs before ``async_run``."""
+        self.hass = hass
+        self.entry = entry
+        self.budget = budget
+        self.coordinators: dict[Task, EnphaseCoordinator[Any]] = {}
+        # Tasks whose first fetch is still owed: their entities wait for it, so they run
+        # even when the planner (which remembers the last run before a restart) says later.
+        self.first_fetch: dict[Task, datetime] = {}
+        self._unsub: CALLBACK_TYPE | None = None
+        self._running = False
+        self.next_run: datetime | None = None
+
+    @callback
+    def add(self, coordinator: EnphaseCoordinator[Any], *, first_fetch: bool = True) -> None:
+        """Run this coordinator's task from now on; ``first_fetch``: at the next chance."""
+        self.coordinators[coordinator.task] = coordinator
+        if first_fetch:
+            self.first_fetch[coordinator.task] = dt_util.utcnow()
+
+    @callback
+    def remove_system(self, system_id: int) -> None:
+        """Stop running a system's tasks."""
+        for task in [task for task in self.coordinators if task.system_id == system_id]:
+            del self.coordinators[task]
+            self.first_fetch.pop(task, None)
+
+    def _tasks(self, now: datetime) -> list[Task]:
+        planner = self.budget.planner
+        tasks = [task for task in planner.due(now, self.budget.owner) if task in self.coordinators]
+        if planner.blocked_until(now) is not None:
+            return tasks
+        room = planner.minute_room(now) - len(tasks)
+        owed = sorted(
+            (task for task, when in self.first_fetch.items() if when <= now and task not in tasks),
+            key=lambda task: (list(TaskKind).index(task.kind), task.system_id or 0),
+        )
+        return tasks + owed[: max(0, room)]
+
+    async def async_run(self) -> None:
+        """Run every task that is due now, then sleep until the next one is."""
+        if self._running:
+            return
+        self._running = True
+        try:
+            now = dt_util.utcnow()
+            tasks = self._tasks(now)
+            coordinators = [self.coordinators[task] for task in tasks]
+            await asyncio.gather(*(coordinator.async_refresh() for coordinator in coordinators))
+            for task, coordinator in zip(tasks, coordinators, strict=True):
+                if coordinator.fetched:
+                    self.first_fetch.pop(task, None)
+                elif task in self.first_fetch:
+                    self.first_fetch[task] = now + FIRST_FETCH_RETRY
+        finally:
+            self._running = False
+        await self.budget.async_changed()
+        self._schedule()
+
+    @callback
+    def _schedule(self) -> None:
+        if self._unsub is not None:
+            self._unsub()
+            self._unsub = None
+        now = dt_util.utcnow()
+        planner = self.budget.planner
+        wakeup = planner.next_wakeup(now, self.budget.owner)
+        if self.first_fetch:
+            owed = max(min(self.first_fetch.values()), planner.blocked_until(now) or now)
+            wakeup = owed if wakeup is None else min(wakeup, owed)
+        if wakeup is None:
+            self.next_run = None
+            return
+        self.next_run = max(wakeup, now + MIN_WAKEUP)
+        self._unsub = async_track_point_in_utc_time(self.hass, self._fire, self.next_run)
+
+    @callback
+    def _fire(self, _now: datetime) -> None:
+        self._unsub = None
+        self.entry.async_create_task(self.hass, self.async_run(), f"{DOMAIN} scheduled fetch")
+
+    @callback
+    def async_stop(self) -> None:
+        """Stop the timer (on unload)."""
+        if self._unsub is not None:
+            self._unsub()
+            self._unsub = None
 
 
 @dataclass
@@ -489,9 +719,9 @@ class EnphaseRuntimeData:
 
     client: EnphaseClient
     auth: EnphaseAuth
-    gate: RateLimitGate
     stats: RequestStats
-    intervals: PollingIntervals
+    budget: EntryBudget
+    scheduler: EnphaseScheduler
     systems: EnphaseSystemsCoordinator
     event_types: EnphaseEventTypesCoordinator
     system_data: dict[int, EnphaseSystemData] = field(default_factory=dict)
@@ -507,20 +737,72 @@ def build_system_data(
     system_id: int,
 ) -> EnphaseSystemData:
     """Create the coordinators of one system."""
-    args = (hass, entry, runtime.client, runtime.auth, runtime.gate, system_id)
-    intervals = runtime.intervals
-    devices = EnphaseDevicesCoordinator(*args, what="devices", interval=intervals.devices)
-    inverters = EnphaseInvertersCoordinator(*args, what="inverters", interval=intervals.inverters)
+    args = (hass, entry, runtime.client, runtime.auth, runtime.budget, system_id)
+    devices = EnphaseDevicesCoordinator(*args, what="devices")
+    inverters = EnphaseInvertersCoordinator(*args, what="inverters")
     # A microinverter in the inverters summary is not stale even if the inventory
     # (fetched at another time) does not list it.
     devices.other_serials = lambda: set(inverters.data or ())
     return EnphaseSystemData(
         system_id=system_id,
-        summary=EnphaseSummaryCoordinator(*args, what="summary", interval=intervals.summary),
+        summary=EnphaseSummaryCoordinator(*args, what="summary"),
         devices=devices,
-        alarms=EnphaseAlarmsCoordinator(*args, what="alarms", interval=intervals.alarms),
+        alarms=EnphaseAlarmsCoordinator(*args, what="alarms"),
         inverters=inverters,
     )
+
+
+def wants_inverters(hass: HomeAssistant, entry: ConfigEntry[Any], system_id: int) -> bool:
+    """Whether a system's microinverter sensors are in use (or not created yet)."""
+    entities = er.async_get(hass)
+    devices = dr.async_get(hass)
+    system_device = devices.async_get_device(identifiers={system_identifier(system_id)})
+    found = False
+    for entity in er.async_entries_for_config_entry(entities, entry.entry_id):
+        if not entity.unique_id.endswith(MICRO_SENSOR_KEYS) or entity.device_id is None:
+            continue
+        device = devices.async_get(entity.device_id)
+        if device is None or system_device is None or device.via_device_id != system_device.id:
+            continue
+        found = True
+        if entity.disabled_by is None:
+            return True
+    return not found
+
+
+def system_profile(
+    hass: HomeAssistant, entry: ConfigEntry[Any], system_id: int, system: System | None
+) -> SystemProfile:
+    """Describe a system to the planner: its time zone, sun, gateway link and battery."""
+    timezone = system.timezone if system is not None else None
+    connection = (system.connection_type or "").lower() if system is not None else ""
+    # Home Assistant's location is the system's only when they share a time zone.
+    here = timezone is not None and timezone == hass.config.time_zone
+    battery = er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, f"{system_id}_battery_capacity"
+    )
+    return SystemProfile(
+        system_id,
+        timezone=timezone,
+        latitude=hass.config.latitude if here else None,
+        longitude=hass.config.longitude if here else None,
+        has_battery=battery is not None,
+        cellular="cell" in connection,
+        inverters=wants_inverters(hass, entry, system_id),
+    )
+
+
+@callback
+def update_planner_systems(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
+    """Tell the planner which systems the entry polls, as they are now."""
+    runtime = entry.runtime_data
+    systems = runtime.systems.data or {}
+    profiles = [
+        system_profile(hass, entry, system_id, systems.get(system_id))
+        for system_id in runtime.system_data
+    ]
+    runtime.budget.planner.set_systems(entry.entry_id, profiles)
+    runtime.budget.systems = tuple(sorted(runtime.system_data))
 
 
 def system_identifier(system_id: int) -> tuple[str, str]:

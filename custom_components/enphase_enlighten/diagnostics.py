@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.util import dt as dt_util
 
 from .const import (
     CONF_API_KEY,
@@ -21,7 +22,12 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers import device_registry as dr
 
-    from .coordinator import EnphaseConfigEntry, EnphaseCoordinator, EnphaseSystemData
+    from .coordinator import (
+        EnphaseConfigEntry,
+        EnphaseCoordinator,
+        EnphaseSystemData,
+        EntryBudget,
+    )
 
 TO_REDACT = {
     # credentials
@@ -74,9 +80,6 @@ def _coordinator(coordinator: EnphaseCoordinator[Any]) -> dict[str, Any]:
         "last_success_at": (
             coordinator.last_success_at.isoformat() if coordinator.last_success_at else None
         ),
-        "update_interval": (
-            coordinator.update_interval.total_seconds() if coordinator.update_interval else None
-        ),
         "last_exception": repr(coordinator.last_exception) if coordinator.last_exception else None,
         "data": _raw(coordinator.data),
     }
@@ -109,12 +112,6 @@ def _entry(entry: EnphaseConfigEntry) -> dict[str, Any]:
             "requests_per_minute": entry.data.get(CONF_REQUESTS_PER_MINUTE),
             "requests_per_month": entry.data.get(CONF_REQUESTS_PER_MONTH),
             "systems": len(entry.options.get(CONF_SYSTEMS, [])),
-            "intervals": {
-                key: value.total_seconds() for key, value in asdict(runtime.intervals).items()
-            },
-            "planned_requests_per_month": round(
-                runtime.intervals.requests_per_month(len(runtime.system_data)), 1
-            ),
         },
         "requests": {
             "total": stats.total,
@@ -122,12 +119,41 @@ def _entry(entry: EnphaseConfigEntry) -> dict[str, Any]:
             "by_status": dict(stats.by_status),
             "last": [asdict(record) for record in stats.last],
         },
-        "rate_limit": {
-            "blocked_until": (
-                runtime.gate.blocked_until.isoformat() if runtime.gate.blocked_until else None
-            ),
-            "period": runtime.gate.period,
+        "budget": _budget(runtime.budget),
+    }
+
+
+def _budget(budget: EntryBudget) -> dict[str, Any]:
+    """Return the request planner's numbers for the entry's API key (never the key)."""
+    now = dt_util.utcnow()
+    planner = budget.planner
+    stats = budget.stats(now)
+    freshness = planner.freshness(now)
+    return {
+        "limits": asdict(planner.limits),
+        "reserve": asdict(planner.reserve),
+        "entries_sharing_key": len(planner.owners),
+        "used": stats.used,
+        "remaining": stats.remaining,
+        "projected_month_end": stats.projected_month_end,
+        "month_end": stats.month_end.isoformat(),
+        "by_endpoint": planner.endpoint_counts,
+        "next_summary_at": stats.next_summary_at.isoformat() if stats.next_summary_at else None,
+        "daylight_interval": stats.daylight_interval.total_seconds(),
+        "alarm_interval": planner.alarm_interval(now).total_seconds(),
+        "inventory_interval": planner.inventory_interval(now).total_seconds(),
+        "blocked_until": stats.blocked_until.isoformat() if stats.blocked_until else None,
+        "block_period": stats.block_period,
+        "freshness": {
+            "ok": freshness.ok,
+            "systems": freshness.systems,
+            "max_systems": freshness.max_systems,
+            "daylight_interval": freshness.daylight_interval.total_seconds(),
         },
+        "schedule": [
+            {"task": str(task.kind), "system": task.system_id, "at": when.isoformat()}
+            for task, when in planner.next_due(now, budget.owner)
+        ],
     }
 
 

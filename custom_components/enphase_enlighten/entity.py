@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from functools import partial
+import logging
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import callback
-from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
@@ -25,6 +27,8 @@ if TYPE_CHECKING:
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
     from .api import Device, MicroinverterSummary, System
+
+_LOGGER = logging.getLogger(__name__)
 
 MANUFACTURER = "Enphase"
 
@@ -49,6 +53,23 @@ def system_device_info(system_id: int, system: System | None) -> DeviceInfo:
         # Enphase's own category of the system ("Residential System", "Commercial"...).
         model=(system.public_name if system is not None and system.public_name else "System"),
         name=(system.name if system is not None and system.name else f"Enphase system {system_id}"),
+    )
+
+
+def budget_device_identifier(entry: EnphaseConfigEntry) -> tuple[str, str]:
+    """Return the device registry identifier of an entry's API usage (a service device)."""
+    # The account (enl_uid) is the entry's unique id; the entry id is the fallback.
+    return (DOMAIN, f"{entry.unique_id or entry.entry_id}_api")
+
+
+def budget_device_info(entry: EnphaseConfigEntry) -> DeviceInfo:
+    """Return the device info of an entry's API usage: the request budget's sensors."""
+    return DeviceInfo(
+        identifiers={budget_device_identifier(entry)},
+        manufacturer=MANUFACTURER,
+        model="Monitoring API v4",
+        name=f"{entry.title} API usage",
+        entry_type=DeviceEntryType.SERVICE,
     )
 
 
@@ -123,6 +144,19 @@ class EnphaseEntity[CoordinatorT: EnphaseCoordinator[Any]](CoordinatorEntity[Coo
         self._attr_device_info = device_info
         if description.translation_key is None:
             self._attr_translation_key = description.key
+
+    async def async_update(self) -> None:
+        """Refresh because a user asked (update_entity), within the request budget.
+
+        Home Assistant's update_entity logs whatever this raises as a failure with a
+        traceback, which a refusal is not: the user is told why in a warning instead.
+        """
+        if not self.enabled:
+            return
+        try:
+            await self.coordinator.async_manual_refresh()
+        except HomeAssistantError as err:
+            _LOGGER.warning("%s: %s", self.entity_id, err)
 
 
 class EnphaseHardwareEntity(EnphaseEntity[EnphaseDevicesCoordinator]):

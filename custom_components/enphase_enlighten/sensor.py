@@ -17,18 +17,22 @@ from homeassistant.components.sensor import (
 )
 from homeassistant.const import EntityCategory, UnitOfEnergy, UnitOfPower
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.util import dt as dt_util
 
 from .coordinator import (
     EnphaseConfigEntry,
     EnphaseDevicesCoordinator,
     EnphaseInvertersCoordinator,
     EnphaseSummaryCoordinator,
+    EntryBudget,
 )
 from .entity import (
     EnphaseEntity,
     EnphaseHardwareEntity,
     EnphaseMicroEntity,
     async_add_entities_when_seen,
+    budget_device_info,
     current_system,
     hardware_serials,
     system_device_info,
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
     from .api import Device, MicroinverterSummary, Summary
+    from .budget import BudgetStats
 
 # Coordinators do all the fetching; entities only read their data.
 PARALLEL_UPDATES = 0
@@ -114,6 +119,43 @@ class EnphaseMicroSensorDescription(SensorEntityDescription):
     """A microinverter sensor computed from the inverters summary."""
 
     value_fn: Callable[[MicroinverterSummary], float | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnphaseBudgetSensorDescription(SensorEntityDescription):
+    """A sensor of the entry's request budget (the API key's, shared by its entries)."""
+
+    value_fn: Callable[[BudgetStats], int | datetime | None]
+
+
+REQUESTS = "requests"
+
+BUDGET_SENSORS: tuple[EnphaseBudgetSensorDescription, ...] = (
+    EnphaseBudgetSensorDescription(
+        key="requests_used",
+        native_unit_of_measurement=REQUESTS,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda stats: stats.used,
+    ),
+    EnphaseBudgetSensorDescription(
+        key="requests_remaining",
+        native_unit_of_measurement=REQUESTS,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda stats: stats.remaining,
+    ),
+    EnphaseBudgetSensorDescription(
+        key="requests_projected",
+        native_unit_of_measurement=REQUESTS,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda stats: stats.projected_month_end,
+    ),
+    EnphaseBudgetSensorDescription(
+        key="next_summary_update",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda stats: stats.next_summary_at,
+    ),
+)
 
 
 def _has_battery(summary: Summary) -> bool:
@@ -255,7 +297,11 @@ async def async_setup_entry(
     entry: EnphaseConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add sensors for each system, its hardware and its microinverters."""
+    """Add sensors for the request budget, each system, its hardware and microinverters."""
+    budget = entry.runtime_data.budget
+    async_add_entities(
+        EnphaseBudgetSensor(entry, budget, description) for description in BUDGET_SENSORS
+    )
     for data in entry.runtime_data.system_data.values():
         async_add_entities_when_seen(
             entry, data.summary, async_add_entities, _summary_factory(data.summary)
@@ -519,3 +565,36 @@ class EnphaseMicroSensor(EnphaseMicroEntity, SensorEntity):
         if (micro := self.micro) is None:
             return None
         return self.entity_description.value_fn(micro)
+
+
+class EnphaseBudgetSensor(SensorEntity):
+    """A number of the request budget: used, remaining, projected, next summary update."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    entity_description: EnphaseBudgetSensorDescription
+
+    def __init__(
+        self,
+        entry: EnphaseConfigEntry,
+        budget: EntryBudget,
+        description: EnphaseBudgetSensorDescription,
+    ) -> None:
+        """Create the sensor on the entry's API usage device."""
+        self.entity_description = description
+        self._budget = budget
+        self._attr_unique_id = f"{entry.unique_id or entry.entry_id}_{description.key}"
+        self._attr_translation_key = description.key
+        self._attr_device_info = budget_device_info(entry)
+
+    async def async_added_to_hass(self) -> None:
+        """Follow the budget: every fetch of any entry on the same API key moves it."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            async_dispatcher_connect(self.hass, self._budget.signal, self.async_write_ha_state)
+        )
+
+    @property
+    def native_value(self) -> int | datetime | None:
+        """Return the number as of now."""
+        return self.entity_description.value_fn(self._budget.stats(dt_util.utcnow()))

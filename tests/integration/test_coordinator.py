@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 import logging
 from typing import TYPE_CHECKING
@@ -12,7 +12,10 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -20,11 +23,8 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.enphase_enlighten.api import EnphaseClient
+from custom_components.enphase_enlighten.budget import Task, TaskKind
 from custom_components.enphase_enlighten.const import DOMAIN
-from custom_components.enphase_enlighten.coordinator import (
-    PollingIntervals,
-    compute_polling_intervals,
-)
 
 from .conftest import setup_entry
 
@@ -42,9 +42,24 @@ async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, delta: ti
     await hass.async_block_till_done(wait_background_tasks=True)
 
 
+SYSTEM_ID = 698910067
+
+
+def until_due(
+    entry: MockConfigEntry, kind: TaskKind = TaskKind.SUMMARY, system_id: int | None = SYSTEM_ID
+) -> timedelta:
+    """Return how long until the planner runs a task (and a second more)."""
+    if kind in (TaskKind.SYSTEMS, TaskKind.EVENT_TYPES):
+        system_id = None
+    now = dt_util.utcnow()
+    when = entry.runtime_data.budget.planner.when_due(Task(kind, entry.entry_id, system_id), now)
+    assert when is not None
+    return max(when - now, timedelta(0)) + timedelta(seconds=1)
+
+
 def summary_interval(entry: MockConfigEntry) -> timedelta:
-    intervals: PollingIntervals = entry.runtime_data.intervals
-    return intervals.summary + timedelta(seconds=1)
+    """Return how long until the next summary fetch (and a second more)."""
+    return until_due(entry)
 
 
 def count(sim: Simulator, endpoint: str) -> int:
@@ -156,68 +171,126 @@ async def test_key_mismatch_at_runtime(
     assert loaded.data["token"]["access_token"] == token_before
 
 
-async def test_rate_limit_keeps_data_and_waits_for_period_end(
+def _too_many(period: str | None, period_end: datetime | None = None) -> dict[str, object]:
+    body: dict[str, object] = {
+        "message": "Too Many Requests",
+        "details": "Usage limit exceeded for plan Watt",
+        "code": 429,
+        "limit": 1000 if period == "month" else 10,
+    }
+    if period is not None:
+        body["period"] = period
+    if period_end is not None:
+        body["period_end"] = int(period_end.timestamp())
+    return body
+
+
+def _requests(sim: Simulator) -> int:
+    return len(sim.request_log)
+
+
+async def test_month_limit_stops_polling_and_raises_issue(
     hass: HomeAssistant,
     sim: Simulator,
     loaded: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """A 429 keeps entities available with the last data, waits, logs once, recovers."""
+    """A monthly 429 keeps the last data, stops all polling until period_end, logs once
+    and raises a repair issue saying when polling resumes; both end with the period."""
     before = hass.states.get(STATUS).state
-    now = int(sim.now()) + int(summary_interval(loaded).total_seconds())
-    body = {
-        "message": "Too Many Requests",
-        "details": "Usage limit exceeded for plan Watt",
-        "code": 429,
-        "period": "month",
-        "period_start": now - 3600,
-        "period_end": now + 6 * 3600,
-        "limit": 1000,
-    }
-    sim.fail_next(3, 429, body=body, endpoint="summary")
+    month_end = datetime(2026, 7, 1, tzinfo=UTC)
+    sim.fail_next(1, 429, body=_too_many("month", month_end), endpoint="summary")
     caplog.set_level(logging.INFO)
     await advance(hass, freezer, summary_interval(loaded))
     assert hass.states.get(STATUS).state == before
-    coordinator = loaded.runtime_data.system_data[698910067].summary
+    coordinator = loaded.runtime_data.system_data[SYSTEM_ID].summary
     assert coordinator.last_update_success
-    assert coordinator.update_interval > timedelta(hours=2)
     assert caplog.text.count("request limit reached") == 1
+    issue_id = f"quota_exhausted_{loaded.entry_id}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "quota_exhausted"
+    assert issue.translation_placeholders["resume_at"].startswith("2026-06-30")
+    assert loaded.runtime_data.scheduler.next_run == month_end
 
-    # Other coordinators do not spend requests while the limit lasts.
-    alarms_before = count(sim, "alarms")
-    await advance(hass, freezer, loaded.runtime_data.intervals.alarms + timedelta(seconds=1))
-    assert count(sim, "alarms") == alarms_before
+    # Nothing at all is asked for while the quota is spent, whatever is due.
+    requests = _requests(sim)
+    for _ in range(4):
+        await advance(hass, freezer, timedelta(days=2))
+    assert _requests(sim) == requests
     assert caplog.text.count("request limit reached") == 1
+    # A manual refresh is refused with the reason and the time polling resumes.
+    assert await async_setup_component(hass, "homeassistant", {})
+    await hass.services.async_call(
+        "homeassistant", "update_entity", {"entity_id": POWER}, blocking=True
+    )
+    assert "monthly request quota is used up. Polling resumes at 2026-06-30" in caplog.text
+    with pytest.raises(HomeAssistantError) as refused:
+        await coordinator.async_manual_refresh()
+    assert refused.value.translation_key == "refresh_quota_exhausted"
+    assert _requests(sim) == requests
 
-    sim.faults.clear()
-    await advance(hass, freezer, timedelta(hours=2))
-    await advance(hass, freezer, timedelta(minutes=1))
+    freezer.move_to(month_end + timedelta(seconds=1))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert _requests(sim) > requests
     assert "polling again" in caplog.text
-    assert coordinator.update_interval == loaded.runtime_data.intervals.summary
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     assert hass.states.get(STATUS).state == before
 
 
-async def test_rate_limit_without_period(
+async def test_minute_limit_waits_until_period_end(
     hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:
-    """A 429 with no period backs off for an hour and keeps the data."""
-    sim.fail_next(1, 429, endpoint="summary")
+    """A per-minute 429 pauses every fetch until its period_end, then polling goes on."""
     await advance(hass, freezer, summary_interval(loaded))
-    coordinator = loaded.runtime_data.system_data[698910067].summary
-    assert coordinator.update_interval == timedelta(hours=1)
+    period_end = dt_util.utcnow() + summary_interval(loaded) + timedelta(seconds=40)
+    sim.fail_next(1, 429, body=_too_many("minute", period_end), endpoint="summary")
+    await advance(hass, freezer, summary_interval(loaded))
+    scheduler = loaded.runtime_data.scheduler
+    assert scheduler.next_run is not None
+    assert scheduler.next_run >= period_end.replace(microsecond=0)
+    requests = _requests(sim)
+    await advance(hass, freezer, timedelta(seconds=30))
+    assert _requests(sim) == requests
     assert hass.states.get(POWER).state != STATE_UNAVAILABLE
+    await advance(hass, freezer, timedelta(seconds=15))
+    assert _requests(sim) == requests + 1
+    assert sim.request_log[-1]["status"] == 200
 
 
-async def test_rate_limit_per_minute(
+async def test_minute_limit_without_period_end(
     hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:
     """A per-minute 429 without period_end waits for the next minute."""
-    body = {"message": "Too Many Requests", "details": "x", "code": 429, "period": "minute"}
-    sim.fail_next(1, 429, body=body, endpoint="summary")
+    sim.fail_next(1, 429, body=_too_many("minute"), endpoint="summary")
     await advance(hass, freezer, summary_interval(loaded))
-    coordinator = loaded.runtime_data.system_data[698910067].summary
-    assert timedelta(seconds=60) <= coordinator.update_interval <= timedelta(seconds=70)
+    now = dt_util.utcnow()
+    assert loaded.runtime_data.budget.planner.blocked_until(now) == now + timedelta(minutes=1)
+
+
+async def test_rate_limit_without_period_backs_off(
+    hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """A 429 with no period backs off (doubling) and plans on half the remaining quota."""
+    planner = loaded.runtime_data.budget.planner
+    remaining = planner.stats(dt_util.utcnow()).remaining
+    sim.fail_next(1, 429, endpoint="summary")
+    await advance(hass, freezer, summary_interval(loaded))
+    now = dt_util.utcnow()
+    assert planner.blocked_until(now) == now + timedelta(minutes=1)
+    assert planner.stats(now).remaining <= remaining / 2 + 5
+    assert hass.states.get(POWER).state != STATE_UNAVAILABLE
+    requests = _requests(sim)
+    await advance(hass, freezer, timedelta(seconds=30))
+    assert _requests(sim) == requests
+    # Again (at the next summary, which comes later on the halved budget): twice as long.
+    sim.fail_next(1, 429, endpoint="summary")
+    await advance(hass, freezer, timedelta(seconds=31))
+    await advance(hass, freezer, summary_interval(loaded))
+    now = dt_util.utcnow()
+    assert planner.blocked_until(now) == now + timedelta(minutes=2)
 
 
 async def test_server_error_unavailable_then_recovers(
@@ -324,20 +397,3 @@ async def test_systems_rate_limited_at_startup(
     sim.fail_next(1, 429, endpoint="search")
     await setup_entry(hass, config_entry)
     assert config_entry.state is ConfigEntryState.SETUP_RETRY
-
-
-def test_intervals_never_exceed_quota() -> None:
-    """Every plan and system count stays within a 30-day month of the quota."""
-    for quota in (1_000, 50_000, 300_000, 1_500_000, 123):
-        for systems in (0, 1, 3, 10, 28, 100):
-            intervals = compute_polling_intervals(quota, systems)
-            assert intervals.requests_per_month(max(systems, 1)) <= quota
-            assert intervals.summary >= timedelta(minutes=15)
-
-
-def test_watt_plan_one_home() -> None:
-    """One home on Watt: summaries every 80-ish minutes, inventory daily."""
-    intervals = compute_polling_intervals(1_000, 1)
-    assert timedelta(minutes=60) < intervals.summary < timedelta(minutes=100)
-    assert intervals.devices == timedelta(days=1)
-    assert intervals.systems == timedelta(days=1)

@@ -67,7 +67,11 @@ async def test_entry_diagnostics(
     _assert_private_data_absent(diagnostics, loaded)
     assert diagnostics["requests"]["total"] == 6
     assert diagnostics["plan"]["requests_per_month"] == 1000
-    assert diagnostics["plan"]["planned_requests_per_month"] <= 1000
+    budget = diagnostics["budget"]
+    assert budget["used"] == 6
+    assert budget["limits"] == {"per_minute": 10, "per_month": 1000}
+    assert budget["projected_month_end"] <= 1000
+    assert budget["freshness"]["ok"]
     summary = diagnostics["system_data"][0]["summary"]["data"]
     assert summary["system_id"] == SYSTEM_ID
     assert summary["nmi"] in (None, "**REDACTED**")

@@ -8,13 +8,15 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.enphase_enlighten.budget import TaskKind
 from custom_components.enphase_enlighten.const import CONF_SYSTEMS, DOMAIN
 
 from .conftest import setup_entry
-from .test_coordinator import advance
+from .test_coordinator import advance, until_due
 
 if TYPE_CHECKING:
     from simulator import Simulator
@@ -63,7 +65,7 @@ async def test_new_device_gets_entities_without_restart(
         },
     )
     assert device_registry.async_get_device(identifiers={(DOMAIN, NEW_SERIAL)}) is None
-    await advance(hass, freezer, loaded.runtime_data.intervals.devices)
+    await advance(hass, freezer, until_due(loaded, TaskKind.DEVICES))
     device = device_registry.async_get_device(identifiers={(DOMAIN, NEW_SERIAL)})
     assert device is not None
     system = device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))})
@@ -115,7 +117,7 @@ async def test_system_renamed_and_removed(
 ) -> None:
     """The daily systems read renames the device, and drops a system that is gone."""
     sim.update_system(SYSTEM_ID, {"name": "Sunny Villa"})
-    await advance(hass, freezer, loaded.runtime_data.intervals.systems)
+    await advance(hass, freezer, until_due(loaded, TaskKind.SYSTEMS))
     system = device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))})
     assert system is not None
     assert system.name == "Sunny Villa"
@@ -126,7 +128,10 @@ async def test_system_renamed_and_removed(
     assert device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))}) is None
     assert device_registry.async_get_device(identifiers={(DOMAIN, "202323054201")}) is None
     assert loaded.runtime_data.system_data == {}
-    assert dr.async_entries_for_config_entry(device_registry, loaded.entry_id) == []
+    # Only the API usage device (the request budget's sensors) is left.
+    devices = dr.async_entries_for_config_entry(device_registry, loaded.entry_id)
+    assert [device.entry_type for device in devices] == [dr.DeviceEntryType.SERVICE]
+    assert loaded.runtime_data.budget.planner.stats(dt_util.utcnow()).next_summary_at is None
 
 
 async def test_selected_system_gone_at_startup(

@@ -89,7 +89,7 @@ async def test_installer_entities(
     systems = [
         device
         for device in dr.async_entries_for_config_entry(device_registry, config_entry.entry_id)
-        if device.via_device_id is None
+        if device.via_device_id is None and device.entry_type is None
     ]
     assert len(systems) == 28
     summary = {

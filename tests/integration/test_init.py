@@ -212,8 +212,10 @@ async def test_options_change_reloads(
     await hass.async_block_till_done()
     assert config_entry.state is ConfigEntryState.LOADED
     assert config_entry.runtime_data.system_data == {}
-    # The deselected system leaves the registry with its hardware and entities.
-    assert dr.async_entries_for_config_entry(device_registry, config_entry.entry_id) == []
+    # The deselected system leaves the registry with its hardware and entities; the API
+    # usage device (the request budget's sensors) stays.
+    devices = dr.async_entries_for_config_entry(device_registry, config_entry.entry_id)
+    assert [device.entry_type for device in devices] == [dr.DeviceEntryType.SERVICE]
     assert hass.states.get("sensor.sunny_cottage_current_power") is None
 
 
@@ -238,6 +240,11 @@ async def test_remove_device_by_hand(
     assert not await async_remove_config_entry_device(hass, config_entry, system)
     assert not await async_remove_config_entry_device(hass, config_entry, gateway)
     assert not await async_remove_config_entry_device(hass, config_entry, micro)
+    usage = device_registry.async_get_device(
+        identifiers={(DOMAIN, f"{config_entry.unique_id}_api")}
+    )
+    assert usage
+    assert not await async_remove_config_entry_device(hass, config_entry, usage)
     stale = device_registry.async_get_or_create(
         config_entry_id=config_entry.entry_id, identifiers={(DOMAIN, "000000000000")}
     )

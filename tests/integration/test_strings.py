@@ -11,8 +11,10 @@ from custom_components.enphase_enlighten.binary_sensor import (
     DEVICE_PROBLEM,
     SYSTEM_BINARY_SENSORS,
 )
+from custom_components.enphase_enlighten.budget import RefreshRefusal
 from custom_components.enphase_enlighten.event import ALARM_EVENT
 from custom_components.enphase_enlighten.sensor import (
+    BUDGET_SENSORS,
     DEVICE_SENSORS,
     DEVICE_STATUSES,
     LIFETIME_ENERGY,
@@ -27,7 +29,16 @@ EN = json.loads((PACKAGE / "translations" / "en.json").read_text())
 ICONS = json.loads((PACKAGE / "icons.json").read_text())
 
 PLATFORM_KEYS = {
-    "sensor": [d.key for d in (*SUMMARY_SENSORS, LIFETIME_ENERGY, *DEVICE_SENSORS, *MICRO_SENSORS)],
+    "sensor": [
+        d.key
+        for d in (
+            *SUMMARY_SENSORS,
+            LIFETIME_ENERGY,
+            *DEVICE_SENSORS,
+            *MICRO_SENSORS,
+            *BUDGET_SENSORS,
+        )
+    ],
     "binary_sensor": [d.key for d in (*SYSTEM_BINARY_SENSORS, ACTIVE_ALARM, DEVICE_PROBLEM)],
     "event": [ALARM_EVENT.key],
 }
@@ -50,12 +61,26 @@ def test_statuses_translated() -> None:
 
 
 def test_exceptions_translated() -> None:
-    """Every translation_key raised in the runtime modules has a message."""
+    """Every translation_key used in the runtime modules has a message or an issue text."""
     used: set[str] = set()
     for name in ("__init__.py", "coordinator.py"):
         used |= set(re.findall(r'translation_key="([a-z_]+)"', (PACKAGE / name).read_text()))
     assert used
-    assert used <= set(STRINGS["exceptions"])
+    assert used <= set(STRINGS["exceptions"]) | set(STRINGS["issues"])
+    # A refused manual refresh says why, with the time it may be tried again.
+    for reason in RefreshRefusal:
+        assert "{retry_at}" in STRINGS["exceptions"][f"refresh_{reason}"]["message"]
+
+
+def test_issues_translated() -> None:
+    """Both repair issues have a title and a description with their placeholders."""
+    issues = STRINGS["issues"]
+    assert set(issues) == {"quota_exhausted", "plan_too_small"}
+    assert "{resume_at}" in issues["quota_exhausted"]["description"]
+    for placeholder in ("{systems}", "{max_systems}", "{interval}"):
+        assert placeholder in issues["plan_too_small"]["description"]
+    for issue in issues.values():
+        assert issue["title"]
 
 
 def test_icons_refer_to_entities() -> None:
@@ -66,5 +91,5 @@ def test_icons_refer_to_entities() -> None:
 
 def test_english_matches_strings() -> None:
     """translations/en.json carries the same entity and exception texts as strings.json."""
-    for section in ("entity", "exceptions"):
+    for section in ("entity", "exceptions", "issues"):
         assert EN[section] == STRINGS[section]
