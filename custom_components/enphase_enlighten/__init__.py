@@ -107,13 +107,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: EnphaseConfigEntry) -> b
         event_types=event_types,
     )
     now = dt_util.utcnow()
-    if (until := planner.blocked_until(now)) is not None:
-        # Enphase said stop (a 429) until then: asking now would only earn another one.
+    if not (decision := planner.can_refresh(now, 1)):
+        # Enphase said stop (a 429), or this minute's requests are spent (a reload right
+        # after a setup): asking now would only earn a 429.
         budget.async_update_issues(now)
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN,
             translation_key="rate_limited_until",
-            translation_placeholders={"retry_at": format_time(until)},
+            translation_placeholders={"retry_at": format_time(decision.retry_at or now)},
         )
     await systems.async_config_entry_first_refresh()
     # Counted and saved even if the setup stops here.
