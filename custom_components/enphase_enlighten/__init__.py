@@ -37,6 +37,7 @@ from .coordinator import (
     remove_system_device,
     system_identifier,
     update_planner_systems,
+    wants_inverters,
 )
 from .entity import budget_device_identifier, system_device_info
 
@@ -135,9 +136,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: EnphaseConfigEntry) -> b
     # run are used as they are until the planner says they are due.
     scheduler.add(systems, first_fetch=False)
     scheduler.add(event_types, first_fetch=not await event_types.async_load_cached())
-    for data in runtime.system_data.values():
-        for coordinator in data.coordinators:
-            scheduler.add(coordinator)
+    for system_id, data in runtime.system_data.items():
+        scheduler.add(data.summary)
+        scheduler.add(data.devices)
+        scheduler.add(data.alarms)
+        # Microinverter data only while one of its sensors is enabled (the planner
+        # schedules it on the same condition); the first setup has none yet.
+        scheduler.add(data.inverters, first_fetch=wants_inverters(hass, entry, system_id))
     await scheduler.async_run()
     _register_system_devices(hass, entry)
     entry.async_on_unload(systems.async_add_listener(lambda: _on_systems_update(hass, entry)))

@@ -637,7 +637,13 @@ class EnphaseScheduler:
 
     def _tasks(self, now: datetime) -> list[Task]:
         planner = self.budget.planner
-        tasks = [task for task in planner.due(now, self.budget.owner) if task in self.coordinators]
+        tasks = []
+        for task in planner.due(now, self.budget.owner):
+            if task in self.coordinators:
+                tasks.append(task)
+            else:
+                # Nothing runs it here (a system going away): not due again at once.
+                planner.record_done(task, now)
         if planner.blocked_until(now) is not None:
             return tasks
         room = planner.minute_room(now) - len(tasks)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -296,3 +296,27 @@ async def test_setup_waits_while_rate_limited(
     assert len(sim.request_log) == requests
     assert loaded.state.name == "SETUP_RETRY"
     assert ir.async_get(hass).async_get_issue(DOMAIN, f"quota_exhausted_{loaded.entry_id}")
+
+
+async def test_inverters_only_while_their_sensors_are_enabled(
+    hass: HomeAssistant,
+    sim: Simulator,
+    loaded: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    """Disabling every microinverter power and energy sensor stops the inverters summary."""
+    for entity in er.async_entries_for_config_entry(entity_registry, loaded.entry_id):
+        if entity.unique_id.endswith(("_micro_power", "_micro_lifetime_energy")):
+            entity_registry.async_update_entity(
+                entity.entity_id, disabled_by=er.RegistryEntryDisabler.USER
+            )
+    await advance(hass, freezer, timedelta(minutes=1))
+    assert await hass.config_entries.async_reload(loaded.entry_id)
+    await hass.async_block_till_done()
+    start = len(sim.request_log)
+    await run_until(hass, freezer, loaded, JUNE_FIRST_NOON + timedelta(days=3))
+    endpoints = [entry["endpoint"] for entry in sim.request_log[start:]]
+    assert "summary" in endpoints
+    assert "alarms" in endpoints
+    assert "inverters_summary" not in endpoints
