@@ -241,7 +241,9 @@ class EntryBudget:
         )
         until = self.planner.blocked_until(now)
         if self._logged_block is None and until is not None:
-            self._logged_block = BlockPeriod(err.period or BlockPeriod.BACKOFF)
+            self._logged_block = (
+                BlockPeriod.MINUTE if err.period == BlockPeriod.MINUTE else BlockPeriod.MONTH
+            )
             # A per-minute limit is routine and over in a minute; the monthly quota, or a
             # limit Enphase does not explain, is news.
             _LOGGER.log(

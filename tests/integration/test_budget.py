@@ -16,11 +16,13 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.enphase_enlighten.api import RequestRecord
-from custom_components.enphase_enlighten.budget import storage_key
+from custom_components.enphase_enlighten.budget import PlanLimits, storage_key
 from custom_components.enphase_enlighten.const import CONF_SYSTEMS, DOMAIN
 from custom_components.enphase_enlighten.coordinator import (
     EVENT_TYPES_STORAGE_KEY,
     PLANNERS,
+    format_duration,
+    plan_limits,
 )
 
 from .conftest import API_KEY, entry_data, setup_entry
@@ -320,3 +322,18 @@ async def test_inverters_only_while_their_sensors_are_enabled(
     assert "summary" in endpoints
     assert "alarms" in endpoints
     assert "inverters_summary" not in endpoints
+
+
+def test_plan_limits_and_message_durations() -> None:
+    """Limits come from the entry's plan (Watt when unusable); durations read naturally."""
+    assert plan_limits(MockConfigEntry(domain=DOMAIN, data={"plan": "kilowatt"})) == PlanLimits(
+        50, 50_000
+    )
+    custom = {"plan": "custom", "requests_per_minute": 5, "requests_per_month": 500}
+    assert plan_limits(MockConfigEntry(domain=DOMAIN, data=custom)) == PlanLimits(5, 500)
+    assert plan_limits(MockConfigEntry(domain=DOMAIN, data={"plan": "custom"})) == PlanLimits(
+        10, 1_000
+    )
+    assert format_duration(timedelta(minutes=45)) == "45 min"
+    assert format_duration(timedelta(hours=3)) == "3 h"
+    assert format_duration(timedelta(hours=3, minutes=5)) == "3 h 05 min"
