@@ -489,25 +489,41 @@ class EnphaseEventTypesCoordinator(EnphaseCoordinator[dict[int, EventType]]):
     ) -> None:
         """Set up the event types coordinator."""
         super().__init__(hass, entry, client, auth, budget, name="Enphase event types")
-        self.store = Store[list[dict[str, Any]]](
+        self.store = Store[dict[str, Any]](
             hass, EVENT_TYPES_STORAGE_VERSION, EVENT_TYPES_STORAGE_KEY
         )
 
     async def async_load_cached(self) -> bool:
-        """Start from the event types saved by an earlier run; return whether there were any."""
+        """Start from the event types saved by an earlier run; return whether there were any.
+
+        Their age counts as this entry's last fetch, so a new entry on the same machine
+        does not fetch them again until the planner finds them old.
+        """
         saved = await self.store.async_load()
-        if not saved:
+        if not isinstance(saved, dict):
             return False
+        fetched_at = dt_util.parse_datetime(str(saved.get("fetched_at")))
         try:
-            types = EventType.list_from_response(saved)
+            types = EventType.list_from_response(saved.get("event_types"))
         except EnphaseError:
             return False
+        if fetched_at is None or not types:
+            return False
         self.async_set_updated_data({event_type.event_type_id: event_type for event_type in types})
+        planner = self.budget.planner
+        now = dt_util.utcnow()
+        if (when := planner.when_due(self.task, now)) is None or when <= now:
+            planner.record_done(self.task, min(fetched_at, now))
         return True
 
     async def _async_fetch(self) -> dict[int, EventType]:
         types = await self._async_call(self.client.event_types)
-        await self.store.async_save([dict(event_type.raw) for event_type in types])
+        await self.store.async_save(
+            {
+                "fetched_at": dt_util.utcnow().isoformat(),
+                "event_types": [dict(event_type.raw) for event_type in types],
+            }
+        )
         return {event_type.event_type_id: event_type for event_type in types}
 
 

@@ -337,3 +337,31 @@ def test_plan_limits_and_message_durations() -> None:
     assert format_duration(timedelta(minutes=45)) == "45 min"
     assert format_duration(timedelta(hours=3)) == "3 h"
     assert format_duration(timedelta(hours=3, minutes=5)) == "3 h 05 min"
+
+
+@pytest.mark.parametrize(("age", "fetched"), [(timedelta(days=1), 0), (timedelta(days=40), 1)])
+async def test_event_types_kept_until_old(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+    age: timedelta,
+    fetched: int,
+) -> None:
+    """Saved event types are used until the planner finds them old (30 days)."""
+    freezer.move_to(JUNE_FIRST_NOON)
+    hass_storage[EVENT_TYPES_STORAGE_KEY] = {
+        "version": 1,
+        "key": EVENT_TYPES_STORAGE_KEY,
+        "data": {
+            "fetched_at": (JUNE_FIRST_NOON - age).isoformat(),
+            "event_types": [{"event_type_id": 28, "event_name": "Saved name"}],
+        },
+    }
+    await setup_entry(hass, config_entry)
+    assert sum(1 for e in sim.request_log if e["endpoint"] == "event_types") == fetched
+    names = {t.event_name for t in config_entry.runtime_data.event_types.data.values()}
+    assert ("Saved name" in names) is (fetched == 0)
