@@ -72,6 +72,9 @@ _LOGGER = logging.getLogger(__name__)
 
 # How far back active alarms are looked for: one request covers one week.
 ALARM_WINDOW = timedelta(days=7)
+# How far back an alarm seen open is followed (one request per week of it).
+MAX_ALARM_LOOKBACK = timedelta(weeks=8)
+ALARM_MARGIN = timedelta(minutes=1)
 # A first fetch that failed (not a 429) is tried again this soon: its entities wait for it.
 FIRST_FETCH_RETRY = timedelta(minutes=2)
 # Never wake the scheduler more often than this (a safety net against a busy loop).
@@ -590,15 +593,23 @@ class EnphaseDevicesCoordinator(EnphaseSystemCoordinator[Devices | None]):
 
 
 class EnphaseAlarmsCoordinator(EnphaseSystemCoordinator[list[Alarm] | None]):
-    """A system's active alarms (those raised within the last week)."""
+    """A system's active alarms: raised within the last week, or seen open before."""
 
     kind = TaskKind.ALARMS
 
     async def _async_fetch(self) -> list[Alarm] | None:
         end = dt_util.utcnow()
-        return await self._async_call(
-            lambda: self.client.alarms(self.system_id, end - ALARM_WINDOW, end)
-        )
+        start = end - ALARM_WINDOW
+        # An alarm seen open stays followed after its first week (one more request per
+        # week it stays open, within a bound) instead of dropping out of the window.
+        opened = [
+            alarm.alarm_start_time
+            for alarm in self.data or ()
+            if alarm.alarm_start_time is not None and not alarm.cleared
+        ]
+        if opened and min(opened) - ALARM_MARGIN < start:
+            start = max(min(opened) - ALARM_MARGIN, end - MAX_ALARM_LOOKBACK)
+        return await self._async_call(lambda: self.client.alarms(self.system_id, start, end))
 
 
 class EnphaseInvertersCoordinator(EnphaseSystemCoordinator[dict[str, MicroinverterSummary] | None]):

@@ -365,3 +365,22 @@ async def test_event_types_kept_until_old(
     assert sum(1 for e in sim.request_log if e["endpoint"] == "event_types") == fetched
     names = {t.event_name for t in config_entry.runtime_data.event_types.data.values()}
     assert ("Saved name" in names) is (fetched == 0)
+
+
+async def test_open_alarm_followed_after_its_first_week(
+    hass: HomeAssistant,
+    sim: Simulator,
+    loaded: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """An alarm still open after a week stays active (the window reaches back to it)."""
+    alarm = sim.raise_alarm(SYSTEM_ID)
+    coordinator = loaded.runtime_data.system_data[SYSTEM_ID].alarms
+    await coordinator.async_refresh()
+    assert [a.id for a in coordinator.data] == [alarm["id"]]
+    await run_until(hass, freezer, loaded, JUNE_FIRST_NOON + timedelta(days=10))
+    assert [a.id for a in coordinator.data] == [alarm["id"]]
+    assert coordinator.last_success_at > JUNE_FIRST_NOON + timedelta(days=8)
+    sim.clear_alarm(alarm["id"])
+    await coordinator.async_refresh()
+    assert coordinator.data == []
