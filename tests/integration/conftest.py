@@ -98,3 +98,23 @@ async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+
+
+DEPRECATION_REPORTS = ("Detected that custom integration 'enphase_enlighten'", "Detected code that")
+
+
+@pytest.fixture(autouse=True)
+def no_deprecated_usage(caplog: pytest.LogCaptureFixture) -> Generator[None]:
+    """Fail a test in which Home Assistant reports a deprecated or unsafe use by this integration.
+
+    Home Assistant logs these (helpers/frame.py) instead of failing for custom integrations;
+    each one is a feature that a newer Home Assistant release removes.
+    """
+    yield
+    reports = [
+        record.getMessage()
+        for phase in ("setup", "call")
+        for record in caplog.get_records(phase)
+        if record.getMessage().startswith(DEPRECATION_REPORTS)
+    ]
+    assert not reports, reports
