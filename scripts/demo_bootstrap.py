@@ -722,9 +722,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--port", type=int, default=8123, help="Home Assistant port (8123)")
     parser.add_argument("--sim-port", type=int, default=8090, help="simulator port (8090)")
-    parser.add_argument(
-        "--scenario", default="battery_ev_home", help="simulator scenario (battery_ev_home)"
-    )
+    parser.add_argument("--scenario", default="demo_home", help="simulator scenario (demo_home)")
     parser.add_argument("--config", type=Path, default=ROOT / "config", help="config directory")
     parser.add_argument(
         "--no-add",

@@ -15,6 +15,10 @@ SCENARIOS: dict[str, str] = {
         "charger and a cellular gateway."
     ),
     "installer_28": "An installer account owning 28 systems across timezones.",
+    "demo_home": (
+        "The demo's home: battery_ev_home's hardware behind a broadband gateway that uploads "
+        "every 15 minutes."
+    ),
 }
 
 

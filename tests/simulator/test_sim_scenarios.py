@@ -86,6 +86,18 @@ def test_every_scenario_has_a_foreign_system(name: str) -> None:
     assert load_scenario(name).name == name
 
 
+def test_demo_home_is_the_battery_home_on_broadband() -> None:
+    battery, demo = Simulator("battery_ev_home"), Simulator("demo_home")
+    home = demo.systems[demo.system_ids[0]]
+    assert demo.system_ids == battery.system_ids
+    assert home.spec["connection_type"] == "ethernet"
+    assert battery.systems[battery.system_ids[0]].spec["connection_type"] == "cellular"
+    # Uploads every 15 minutes, so a real-time demo moves.
+    assert home.upload_interval == 900
+    now = demo.now()
+    assert now - home.last_upload(now) < 900
+
+
 def test_cli_lists_scenarios(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--list-scenarios"]) == 0
     out = capsys.readouterr().out
