@@ -19,7 +19,13 @@ from homeassistant.helpers.config_entry_oauth2_flow import (
 from homeassistant.util import dt as dt_util
 
 from .api import EnphaseClient, RequestRecord
-from .const import CONF_API_KEY, CONF_SYSTEMS, DOMAIN
+from .const import (
+    CONF_API_KEY,
+    CONF_RESERVE_MANUAL,
+    CONF_RESERVE_OTHER,
+    CONF_SYSTEMS,
+    DOMAIN,
+)
 from .coordinator import (
     EnphaseAuth,
     EnphaseConfigEntry,
@@ -33,6 +39,7 @@ from .coordinator import (
     format_time,
     is_token_rejected,
     plan_limits,
+    plan_reserve,
     planner_registry,
     remove_system_device,
     system_identifier,
@@ -77,7 +84,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: EnphaseConfigEntry) -> b
     registry = planner_registry(hass)
     api_key = entry.data[CONF_API_KEY]
     # Entries with the same API key share one planner: the quota is the application's.
-    planner = await registry.async_acquire(api_key, entry.entry_id, plan_limits(entry))
+    limits = plan_limits(entry)
+    planner = await registry.async_acquire(
+        api_key, entry.entry_id, limits, reserve=plan_reserve(entry, limits)
+    )
     entry.async_on_unload(partial(registry.async_release, api_key, entry.entry_id))
     budget = EntryBudget(hass, entry, planner)
 
@@ -146,11 +156,12 @@ async def async_setup_entry(hass: HomeAssistant, entry: EnphaseConfigEntry) -> b
     await scheduler.async_run()
     _register_system_devices(hass, entry)
     entry.async_on_unload(systems.async_add_listener(lambda: _on_systems_update(hass, entry)))
-    selection = entry.options.get(CONF_SYSTEMS)
+    reloading_options = (CONF_SYSTEMS, CONF_RESERVE_OTHER, CONF_RESERVE_MANUAL)
+    selection = [entry.options.get(option) for option in reloading_options]
 
     async def _async_entry_updated(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
-        # Token refreshes update the entry too; only a new selection of systems reloads.
-        if entry.options.get(CONF_SYSTEMS) != selection:
+        # Token refreshes update the entry too; only new options (systems, reserve) reload.
+        if [entry.options.get(option) for option in reloading_options] != selection:
             await hass.config_entries.async_reload(entry.entry_id)
 
     entry.async_on_unload(entry.add_update_listener(_async_entry_updated))

@@ -13,6 +13,7 @@ from homeassistant.config_entries import (
     OptionsFlow,
 )
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.data_entry_flow import section
 from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import config_entry_oauth2_flow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -42,22 +43,32 @@ from .api import (
     EnphaseNotFoundError,
     EnphaseRateLimitError,
     EnphaseServerError,
+    RequestRecord,
     System,
     TokenProvider,
 )
 from .application_credentials import DEVELOPER_PORTAL_URL
+from .budget import PlanLimits, Reserve
 from .const import (
     CONF_API_KEY,
     CONF_PLAN,
     CONF_REQUESTS_PER_MINUTE,
     CONF_REQUESTS_PER_MONTH,
+    CONF_RESERVE_MANUAL,
+    CONF_RESERVE_OTHER,
     CONF_SYSTEMS,
     DOMAIN,
     PLAN_CUSTOM,
     PLAN_WATT,
     PLANS,
 )
-from .coordinator import EnphaseAuth, EnphaseConfigEntry
+from .coordinator import (
+    EnphaseAuth,
+    EnphaseConfigEntry,
+    async_count_flow_requests,
+    plan_limits,
+    plan_reserve,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -67,6 +78,8 @@ _LOGGER = logging.getLogger(__name__)
 # Flow-only field: a gateway serial number, looked up with retrieve_system_id. It is never
 # stored; only the system id it resolves to is.
 CONF_SERIAL_NUMBER = "serial_number"
+# Options form section holding the request reserve fields (stored flat in the options).
+CONF_RESERVE = "reserve"
 DEFAULT_TITLE = "Enphase Enlighten"
 
 _API_KEY_SCHEMA = vol.Schema(
@@ -88,6 +101,20 @@ _PLAN_SCHEMA = vol.Schema(
         vol.Optional(CONF_REQUESTS_PER_MINUTE): _LIMIT_SELECTOR,
         vol.Optional(CONF_REQUESTS_PER_MONTH): _LIMIT_SELECTOR,
     }
+)
+
+
+_RESERVE_SELECTOR = NumberSelector(
+    NumberSelectorConfig(min=0, max=1_000_000_000, step=1, mode=NumberSelectorMode.BOX)
+)
+_RESERVE_SECTION = section(
+    vol.Schema(
+        {
+            vol.Optional(CONF_RESERVE_OTHER): _RESERVE_SELECTOR,
+            vol.Optional(CONF_RESERVE_MANUAL): _RESERVE_SELECTOR,
+        }
+    ),
+    {"collapsed": True},
 )
 
 
@@ -185,6 +212,31 @@ async def _async_resolve_selection(
     return sorted(selected), {}
 
 
+class _FlowRequests:
+    """Collects a flow's API requests until they are added to the key's monthly count.
+
+    No entry (and so no planner) may exist yet, but the requests count against the
+    application's quota all the same.
+    """
+
+    def __init__(self) -> None:
+        self._records: list[RequestRecord] = []
+
+    @callback
+    def record(self, record: RequestRecord) -> None:
+        """Keep one request the client reports (its on_request callback)."""
+        self._records.append(record)
+
+    async def async_count(self, hass: HomeAssistant, api_key: str) -> None:
+        """Add the requests kept so far to the API key's monthly count."""
+        records, self._records = self._records, []
+        await async_count_flow_requests(hass, api_key, records)
+
+    def discard(self) -> None:
+        """Forget the requests kept so far (an unknown key has no quota to count them in)."""
+        self._records = []
+
+
 async def _async_entry_token_provider(
     hass: HomeAssistant, entry: EnphaseConfigEntry
 ) -> TokenProvider:
@@ -233,6 +285,7 @@ class EnphaseFlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, dom
         self._api_key = ""
         self._systems: list[System] = []
         self._selected: list[int] = []
+        self._requests = _FlowRequests()
 
     @property
     def logger(self) -> logging.Logger:
@@ -246,7 +299,12 @@ class EnphaseFlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, dom
         return EnphaseOptionsFlow()
 
     def _client(self, api_key: str) -> EnphaseClient:
-        return EnphaseClient(async_get_clientsession(self.hass), self._token_provider, api_key)
+        return EnphaseClient(
+            async_get_clientsession(self.hass),
+            self._token_provider,
+            api_key,
+            on_request=self._requests.record,
+        )
 
     async def async_oauth_create_entry(self, data: dict[str, Any]) -> ConfigFlowResult:
         """Identify the account from the token, then ask for the API key."""
@@ -307,7 +365,12 @@ class EnphaseFlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, dom
         try:
             systems, error = await _async_list_systems(self._client(api_key))
         except ReauthRequiredError:
+            await self._requests.async_count(self.hass, api_key)
             return self.async_abort(reason="reauth_required")
+        if error == "invalid_api_key":
+            self._requests.discard()
+        else:
+            await self._requests.async_count(self.hass, api_key)
         if error is None and not systems:
             error = "no_systems"
         if error is not None:
@@ -342,6 +405,7 @@ class EnphaseFlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, dom
             self._selected, errors = await _async_resolve_selection(
                 self._client(self._api_key), user_input
             )
+            await self._requests.async_count(self.hass, self._api_key)
             if not errors:
                 return await self.async_step_plan()
         # A homeowner's single system comes ticked; an installer picks from the list.
@@ -422,9 +486,9 @@ def _plan_suggestions(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class EnphaseOptionsFlow(OptionsFlow):
-    """Choose which of the account's systems the entry follows.
+    """Choose which of the account's systems the entry follows, and the request reserve.
 
-    The entry's update listener (in __init__.py) reloads it when the selection changes;
+    The entry's update listener (in __init__.py) reloads it when these options change;
     OptionsFlowWithReload would refuse to run alongside that listener.
     """
 
@@ -434,10 +498,13 @@ class EnphaseOptionsFlow(OptionsFlow):
         """Start without the account's systems; they are read when the form opens."""
         self._client: EnphaseClient | None = None
         self._systems: list[System] = []
+        self._requests = _FlowRequests()
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Show the account's systems, the selected ones ticked."""
+        """Show the account's systems, the selected ones ticked, and the request reserve."""
         errors: dict[str, str] = {}
+        api_key = self.config_entry.data[CONF_API_KEY]
+        limits = plan_limits(self.config_entry)
         if self._client is None:
             try:
                 token_provider = await _async_entry_token_provider(self.hass, self.config_entry)
@@ -446,21 +513,77 @@ class EnphaseOptionsFlow(OptionsFlow):
             client = EnphaseClient(
                 async_get_clientsession(self.hass),
                 token_provider,
-                self.config_entry.data[CONF_API_KEY],
+                api_key,
+                on_request=self._requests.record,
             )
             try:
                 self._systems, error = await _async_list_systems(client)
             except ReauthRequiredError:
                 return self.async_abort(reason="reauth_required")
+            finally:
+                await self._requests.async_count(self.hass, api_key)
             if error is not None:
                 return self.async_abort(reason=error)
             self._client = client
         if user_input is not None:
-            selected, errors = await _async_resolve_selection(self._client, user_input)
+            reserve, errors = _reserve_options(user_input.get(CONF_RESERVE, {}), limits)
             if not errors:
-                return self.async_create_entry(data={CONF_SYSTEMS: selected})
+                selected, errors = await _async_resolve_selection(self._client, user_input)
+                await self._requests.async_count(self.hass, api_key)
+            if not errors:
+                return self.async_create_entry(data={CONF_SYSTEMS: selected, **reserve})
         selected = self.config_entry.options.get(CONF_SYSTEMS, [])
+        suggested = user_input or {
+            **_selection(selected),
+            CONF_RESERVE: _reserve_suggestions(self.config_entry, limits),
+        }
         schema = self.add_suggested_values_to_schema(
-            _systems_schema(self._systems, selected), user_input or _selection(selected)
+            _systems_schema(self._systems, selected).extend(
+                {vol.Optional(CONF_RESERVE): _RESERVE_SECTION}
+            ),
+            suggested,
         )
-        return self.async_show_form(step_id="init", data_schema=schema, errors=errors)
+        return self.async_show_form(
+            step_id="init",
+            data_schema=schema,
+            errors=errors,
+            description_placeholders={"quota": str(limits.per_month)},
+        )
+
+
+def _reserve_suggestions(entry: EnphaseConfigEntry, limits: PlanLimits) -> dict[str, int]:
+    """Return the reserve the entry uses now (the default one if its options have none)."""
+    reserve = plan_reserve(entry, limits)
+    return {
+        CONF_RESERVE_OTHER: reserve.other,
+        CONF_RESERVE_MANUAL: reserve.manual_for(limits),
+    }
+
+
+def _reserve_options(
+    user_input: Mapping[str, Any], limits: PlanLimits
+) -> tuple[dict[str, int], dict[str, str]]:
+    """Return the reserve options to store, or the form errors.
+
+    An empty field means the default. Only values other than the default are stored, so a
+    manual reserve left at its default keeps following the plan (3% of its monthly quota).
+    """
+    values: dict[str, int] = {}
+    default_manual = Reserve().manual_for(limits)
+    for field, default in ((CONF_RESERVE_OTHER, 0), (CONF_RESERVE_MANUAL, default_manual)):
+        value = user_input.get(field)
+        if value is None:
+            values[field] = default
+            continue
+        # The selector keeps it at zero or more, but not whole.
+        if value != int(value):
+            return {}, {"base": "reserve_not_whole"}
+        values[field] = int(value)
+    if values[CONF_RESERVE_OTHER] + values[CONF_RESERVE_MANUAL] >= limits.per_month:
+        return {}, {"base": "reserve_too_large"}
+    options: dict[str, int] = {}
+    if values[CONF_RESERVE_OTHER]:
+        options[CONF_RESERVE_OTHER] = values[CONF_RESERVE_OTHER]
+    if values[CONF_RESERVE_MANUAL] != default_manual:
+        options[CONF_RESERVE_MANUAL] = values[CONF_RESERVE_MANUAL]
+    return options, {}

@@ -27,3 +27,7 @@ PLANS: Final[dict[str, tuple[int, int]]] = {
     PLAN_MEGAWATT: (100, 300_000),
     PLAN_PARTNER: (300, 1_500_000),
 }
+# Config entry options: requests per month the automatic polling leaves alone, for other
+# programs using the same API key and for refreshes a user asks for (ints).
+CONF_RESERVE_OTHER: Final = "reserve_other"
+CONF_RESERVE_MANUAL: Final = "reserve_manual"

@@ -47,6 +47,7 @@ from .budget import (
     PlanLimits,
     PlannerRegistry,
     RequestPlanner,
+    Reserve,
     SystemProfile,
     Task,
     TaskKind,
@@ -58,6 +59,8 @@ from .const import (
     CONF_PLAN,
     CONF_REQUESTS_PER_MINUTE,
     CONF_REQUESTS_PER_MONTH,
+    CONF_RESERVE_MANUAL,
+    CONF_RESERVE_OTHER,
     CONF_SYSTEMS,
     DOMAIN,
     PLAN_WATT,
@@ -99,6 +102,44 @@ def plan_limits(entry: ConfigEntry[Any]) -> PlanLimits:
         )
     except ValueError:
         return PlanLimits.for_plan(PLAN_WATT)
+
+
+def plan_reserve(entry: ConfigEntry[Any], limits: PlanLimits) -> Reserve:
+    """Return the entry's reserve (options), or the default one if it no longer fits the plan.
+
+    A plan changed to a smaller one since the options were set could leave no request for
+    automatic polling at all; the default reserve keeps the entry working until the options
+    are set again.
+    """
+    other = int(entry.options.get(CONF_RESERVE_OTHER) or 0)
+    manual = entry.options.get(CONF_RESERVE_MANUAL)
+    reserve = Reserve(other=other, manual=None if manual is None else int(manual))
+    if other < 0 or other + reserve.manual_for(limits) >= limits.per_month:
+        _LOGGER.warning(
+            "The request reserve of %s does not fit its plan's %s requests a month; "
+            "using the default until it is set again in the entry's options",
+            entry.title,
+            limits.per_month,
+        )
+        return Reserve()
+    return reserve
+
+
+def budget_signal(api_key: str) -> str:
+    """Return the dispatcher signal of an API key's budget sensors (every entry on the key)."""
+    return f"{DOMAIN}_budget_{storage_key(api_key)}"
+
+
+async def async_count_flow_requests(
+    hass: HomeAssistant, api_key: str, records: list[RequestRecord]
+) -> None:
+    """Add requests a config or options flow made to the API key's monthly count."""
+    if not records:
+        return
+    planner = await planner_registry(hass).async_record_requests(api_key, records)
+    if planner is not None:
+        # Entries on this key show the new count at once.
+        async_dispatcher_send(hass, budget_signal(api_key))
 
 
 def planner_registry(hass: HomeAssistant) -> PlannerRegistry:
@@ -220,7 +261,7 @@ class EntryBudget:
         self.planner = planner
         self.owner = entry.entry_id
         # Every entry on the same key listens to the same signal: the counts are the key's.
-        self.signal = f"{DOMAIN}_budget_{storage_key(entry.data[CONF_API_KEY])}"
+        self.signal = budget_signal(entry.data[CONF_API_KEY])
         self._logged_block: BlockPeriod | None = None
         self._freshness: tuple[tuple[Any, ...], FreshnessVerdict] | None = None
         # The entry's systems, as last told to the planner.
@@ -289,7 +330,14 @@ class EntryBudget:
 
     def freshness(self, now: datetime) -> FreshnessVerdict:
         """Return the planner's freshness verdict (solved again when its inputs change)."""
-        key = (quota_month(now)[0], self.planner.limits, len(self.planner.owners), self.systems)
+        planner = self.planner
+        key = (
+            quota_month(now)[0],
+            planner.limits,
+            planner.reserve,
+            len(planner.owners),
+            self.systems,
+        )
         if self._freshness is None or self._freshness[0] != key:
             self._freshness = (key, self.planner.freshness(now))
         return self._freshness[1]

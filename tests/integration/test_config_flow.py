@@ -11,7 +11,7 @@ from unittest.mock import AsyncMock, patch
 import aiohttp
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, OptionsFlowManager
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowManager, FlowResultType
+from homeassistant.data_entry_flow import FlowManager, FlowResultType, section
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import voluptuous as vol
@@ -77,9 +77,19 @@ def check_translations() -> Iterator[None]:
             step = strings["step"][result["step_id"]]
             for error in (result["errors"] or {}).values():
                 assert error in strings["error"], error
-            for field in result["data_schema"].schema if result["data_schema"] else ():
-                assert str(field) in step["data"], field
-                assert str(field) in step["data_description"], field
+            for field, value in (
+                result["data_schema"].schema.items() if result["data_schema"] else ()
+            ):
+                texts = step
+                fields = [field]
+                if isinstance(value, section):
+                    # A section has a name, and its own texts for the fields in it.
+                    texts = step["sections"][str(field)]
+                    assert texts["name"], field
+                    fields = list(value.schema.schema)
+                for inner in fields:
+                    assert str(inner) in texts["data"], inner
+                    assert str(inner) in texts["data_description"], inner
 
 
 @pytest.fixture
