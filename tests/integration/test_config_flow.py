@@ -18,11 +18,14 @@ import voluptuous as vol
 from yarl import URL
 
 from custom_components.enphase_enlighten.api import EnphaseClient
+from custom_components.enphase_enlighten.budget import storage_key
 from custom_components.enphase_enlighten.const import (
     CONF_API_KEY,
     CONF_PLAN,
     CONF_REQUESTS_PER_MINUTE,
     CONF_REQUESTS_PER_MONTH,
+    CONF_RESERVE_MANUAL,
+    CONF_RESERVE_OTHER,
     CONF_SYSTEMS,
     DOMAIN,
     PLANS,
@@ -42,6 +45,7 @@ GATEWAY_SERIAL = "202323054201"
 NEIGHBOUR_USER_ID = 9000001
 OTHER_API_KEY = "sim-other-api-key"
 CONF_SERIAL_NUMBER = "serial_number"
+CONF_RESERVE = "reserve"
 
 pytestmark = pytest.mark.usefixtures("current_request_with_host", "setup_credentials")
 
@@ -993,3 +997,169 @@ async def test_systems_on_several_pages(
     assert len(_select_options(result)) == 128
     pages = [entry["query"] for entry in sim.request_log if entry["endpoint"] == "systems"]
     assert pages == [{"page": "1", "size": "100"}, {"page": "2", "size": "100"}]
+
+
+# --- the request reserve (options) ------------------------------------------------------
+
+
+def _reserve_suggestions(result: ConfigFlowResult) -> dict[str, Any]:
+    """Return the suggested values of the reserve section's fields."""
+    schema = result["data_schema"]
+    assert schema is not None
+    reserve = next(value for key, value in schema.schema.items() if key == CONF_RESERVE)
+    assert isinstance(reserve, section)
+    assert reserve.options["collapsed"] is True
+    return {
+        str(key): (key.description or {}).get("suggested_value") for key in reserve.schema.schema
+    }
+
+
+async def test_options_reserve(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+    mock_setup_entry: AsyncMock,
+) -> None:
+    """The reserve is offered with the planner's defaults, validated, and stored if changed."""
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(config_entry, options={CONF_SYSTEMS: [SYSTEM_ID]})
+    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    assert result["description_placeholders"] == {"quota": "1000"}
+    # Nothing for other programs; 3% of the Watt plan's 1,000 for manual refreshes.
+    assert _reserve_suggestions(result) == {CONF_RESERVE_OTHER: 0, CONF_RESERVE_MANUAL: 30}
+
+    systems = [str(SYSTEM_ID)]
+    for reserve, error in (
+        ({CONF_RESERVE_OTHER: 2.5, CONF_RESERVE_MANUAL: 30}, "reserve_not_whole"),
+        ({CONF_RESERVE_OTHER: 900, CONF_RESERVE_MANUAL: 100}, "reserve_too_large"),
+        ({CONF_RESERVE_OTHER: 1000}, "reserve_too_large"),
+    ):
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"],
+            {CONF_SYSTEMS: systems, CONF_SERIAL_NUMBER: GATEWAY_SERIAL, CONF_RESERVE: reserve},
+        )
+        assert result["type"] is FlowResultType.FORM
+        assert result["errors"] == {"base": error}
+        # What the user typed stays in the form.
+        assert _reserve_suggestions(result) == {
+            CONF_RESERVE_OTHER: reserve[CONF_RESERVE_OTHER],
+            CONF_RESERVE_MANUAL: reserve.get(CONF_RESERVE_MANUAL),
+        }
+    # A negative reserve is refused by the form itself.
+    with pytest.raises(vol.Invalid):
+        await hass.config_entries.options.async_configure(
+            result["flow_id"],
+            {CONF_SYSTEMS: systems, CONF_RESERVE: {CONF_RESERVE_OTHER: -1}},
+        )
+    # An invalid reserve spends no request on the serial number lookup.
+    assert _server_calls(sim) == ["systems"]
+
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_SYSTEMS: systems, CONF_RESERVE: {CONF_RESERVE_OTHER: 200, CONF_RESERVE_MANUAL: 50}},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert config_entry.options == {
+        CONF_SYSTEMS: [SYSTEM_ID],
+        CONF_RESERVE_OTHER: 200,
+        CONF_RESERVE_MANUAL: 50,
+    }
+    assert type(config_entry.options[CONF_RESERVE_OTHER]) is int
+
+    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    assert _reserve_suggestions(result) == {CONF_RESERVE_OTHER: 200, CONF_RESERVE_MANUAL: 50}
+    # Back to the defaults (typed, or fields emptied): nothing stored, so the manual
+    # reserve follows the plan again.
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_SYSTEMS: systems, CONF_RESERVE: {CONF_RESERVE_OTHER: 0, CONF_RESERVE_MANUAL: 30}},
+    )
+    assert config_entry.options == {CONF_SYSTEMS: [SYSTEM_ID]}
+    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_SYSTEMS: systems, CONF_RESERVE: {}}
+    )
+    assert config_entry.options == {CONF_SYSTEMS: [SYSTEM_ID]}
+
+
+async def test_options_reserve_that_no_longer_fits(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+    mock_setup_entry: AsyncMock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A reserve set on a bigger plan is shown as the default one the entry now uses."""
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry, options={CONF_SYSTEMS: [SYSTEM_ID], CONF_RESERVE_OTHER: 5000}
+    )
+    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    assert _reserve_suggestions(result) == {CONF_RESERVE_OTHER: 0, CONF_RESERVE_MANUAL: 30}
+    assert "does not fit its plan's 1000 requests a month" in caplog.text
+
+
+# --- requests made by the flows count against the key's quota -----------------------
+
+
+def _api_calls(sim: Simulator) -> list[dict[str, Any]]:
+    """Requests to the Enphase API (sign-in requests are not in the quota)."""
+    return [entry for entry in sim.request_log if entry["path"].startswith("/api/v4/")]
+
+
+async def test_flow_requests_counted(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    hass_storage: dict[str, Any],
+    sim: Simulator,
+    sim_url: str,
+) -> None:
+    """The key check, serial lookups and an options flow count in the key's monthly count."""
+    result = await _start(hass, hass_client_no_auth, sim_url)
+    # A key Enphase does not know has no quota to count in: nothing is saved for it.
+    result = await _configure(result, hass, api_key="not-a-key")
+    assert result["errors"] == {"base": "invalid_api_key"}
+    assert storage_key("not-a-key") not in hass_storage
+    unknown_key_calls = len(_api_calls(sim))
+    assert unknown_key_calls == 1
+
+    result = await _configure(result, hass, api_key=API_KEY)
+    result = await _configure(
+        result, hass, **{CONF_SYSTEMS: [], CONF_SERIAL_NUMBER: "999999999999"}
+    )
+    assert result["errors"] == {CONF_SERIAL_NUMBER: "serial_not_found"}
+    # Saved before any entry exists (a failed lookup counts too).
+    assert hass_storage[storage_key(API_KEY)]["data"]["used"] == 2
+    result = await _configure(
+        result, hass, **{CONF_SYSTEMS: [], CONF_SERIAL_NUMBER: GATEWAY_SERIAL}
+    )
+    result = await _configure(result, hass, plan="watt")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    entry = result["result"]
+    assert entry.state is ConfigEntryState.LOADED
+
+    flow_calls = ["systems", "retrieve_system_id", "retrieve_system_id"]
+    calls = _api_calls(sim)[unknown_key_calls:]
+    assert [call["endpoint"] for call in calls[:3]] == flow_calls
+    # The setup's own requests follow; the count holds both.
+    assert len(calls) > 3
+    planner = entry.runtime_data.budget.planner
+    assert planner.endpoint_counts["retrieve_system_id"] == 2
+    (used,) = [
+        state
+        for state in hass.states.async_all("sensor")
+        if state.entity_id.endswith("_requests_used_this_month")
+    ]
+    assert used.state == str(len(calls))
+
+    # An options flow of the loaded entry counts in its planner, and the sensor shows it.
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    await hass.async_block_till_done()
+    assert hass.states.get(used.entity_id).state == str(len(calls) + 1)
+    assert hass_storage[storage_key(API_KEY)]["data"]["used"] == len(calls) + 1
+    hass.config_entries.options.async_abort(result["flow_id"])
+    assert await hass.config_entries.async_unload(entry.entry_id)
