@@ -1,0 +1,142 @@
+"""Service actions: refresh a system's data now, within the request budget."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, cast
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import ATTR_CONFIG_ENTRY_ID
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.util import dt as dt_util
+import voluptuous as vol
+
+from .const import DOMAIN
+from .coordinator import EnphaseConfigEntry, format_time
+
+if TYPE_CHECKING:
+    from .budget import RefreshDecision
+    from .coordinator import EnphaseSummaryCoordinator
+
+SERVICE_REFRESH = "refresh"
+ATTR_SYSTEM = "system"
+
+REFRESH_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+        vol.Optional(ATTR_SYSTEM): cv.string,
+    }
+)
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the integration's service actions (once, whatever the entries)."""
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_REFRESH,
+        _async_refresh,
+        schema=REFRESH_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+
+
+def _loaded_entry(hass: HomeAssistant, entry_id: str) -> EnphaseConfigEntry:
+    """Return the loaded entry, or tell the user why it cannot be used."""
+    entry = hass.config_entries.async_get_entry(entry_id)
+    if entry is None or entry.domain != DOMAIN:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="entry_not_found",
+            translation_placeholders={"entry_id": entry_id},
+        )
+    if entry.state is not ConfigEntryState.LOADED:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="entry_not_loaded",
+            translation_placeholders={"entry": entry.title},
+        )
+    return cast("EnphaseConfigEntry", entry)
+
+
+def _system_of_device(hass: HomeAssistant, entry: EnphaseConfigEntry, device_id: str) -> int:
+    """Return the system id of a system device, or of the system a hardware device is part of."""
+    registry = dr.async_get(hass)
+    device = registry.async_get(device_id)
+    if device is not None and device.via_device_id is not None:
+        device = registry.async_get(device.via_device_id)
+    if device is not None and entry.entry_id in device.config_entries:
+        for domain, ident in device.identifiers:
+            if (
+                domain == DOMAIN
+                and ident.isdigit()
+                and int(ident) in entry.runtime_data.system_data
+            ):
+                return int(ident)
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="not_a_system",
+        translation_placeholders={"entry": entry.title},
+    )
+
+
+def _refused(decision: RefreshDecision) -> HomeAssistantError:
+    """Return the planner's refusal as the error a user reads (why, and when to retry)."""
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key=f"refresh_{decision.reason}",
+        translation_placeholders={
+            "retry_at": format_time(decision.retry_at or dt_util.utcnow()),
+        },
+    )
+
+
+async def _async_refresh(call: ServiceCall) -> ServiceResponse:
+    """Fetch the summary (power, energy, status) of the entry's systems now, if allowed.
+
+    All or nothing: the budget must allow one request per system, or none is made.
+    """
+    entry = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    runtime = entry.runtime_data
+    if ATTR_SYSTEM in call.data:
+        system_ids = [_system_of_device(call.hass, entry, call.data[ATTR_SYSTEM])]
+    else:
+        system_ids = sorted(runtime.system_data)
+    targets: list[EnphaseSummaryCoordinator] = [
+        runtime.system_data[system_id].summary for system_id in system_ids
+    ]
+    planner = runtime.budget.planner
+    started = dt_util.utcnow()
+    if not (decision := planner.can_refresh(started, len(targets))):
+        raise _refused(decision)
+    requests_before = runtime.stats.total
+    # Not the debounced request_refresh: the user waits for this answer.
+    await asyncio.gather(*(coordinator.async_refresh() for coordinator in targets))
+    await runtime.budget.async_changed()
+    now = dt_util.utcnow()
+    for coordinator in targets:
+        if coordinator.last_success_at is not None and coordinator.last_success_at >= started:
+            continue
+        if not (decision := planner.can_refresh(now, 1)):
+            # Enphase answered with a 429 while refreshing.
+            raise _refused(decision)
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="refresh_failed",
+            translation_placeholders={"error": str(coordinator.last_exception)},
+        )
+    if not call.return_response:
+        return None
+    return {
+        "systems": list(system_ids),
+        "requests_spent": runtime.stats.total - requests_before,
+        "requests_remaining": planner.stats(now).remaining,
+    }
