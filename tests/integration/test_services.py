@@ -13,7 +13,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import ATTR_CONFIG_ENTRY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, selector
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -288,6 +288,8 @@ def test_action_described_and_translated() -> None:
     assert set(described) == set(strings["services"]) == set(icons["services"]) == {"refresh"}
     fields = strings["services"]["refresh"]["fields"]
     assert set(described["refresh"]["fields"]) == set(fields)
+    for field in described["refresh"]["fields"].values():
+        selector.validate_selector(field["selector"])
     for field in fields.values():
         assert field["name"]
         assert field["description"]
