@@ -14,6 +14,7 @@ from homeassistant.const import ATTR_CONFIG_ENTRY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, selector
+from homeassistant.helpers.service import async_get_all_descriptions
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -97,6 +98,8 @@ async def test_refresh_served_within_budget(
 ) -> None:
     """The action fetches each system's summary (one request each) and updates its entities."""
     assert hass.services.has_service(DOMAIN, "refresh")
+    description = (await async_get_all_descriptions(hass))[DOMAIN]["refresh"]
+    assert set(description["fields"]) == {ATTR_CONFIG_ENTRY_ID, "system"}
     before = hass.states.get(POWER)
     assert before is not None
     # Home Assistant updates last_reported of an unchanged state in place.
