@@ -436,10 +436,12 @@ class RequestPlanner:
         self._last_done: dict[str, datetime] = {}
         self._retry_at: dict[str, datetime] = {}
         self._urgent: set[str] = set()
+        # Requests a task's next run makes, when more than one (an alarms fetch over weeks).
+        self._costs: dict[str, int] = {}
         self._owners: dict[str, list[int]] = {}
         self._systems: dict[int, _SummaryState] = {}
         self._sun_cache: dict[tuple[int, date], tuple[datetime, datetime]] = {}
-        self._interval_cache: tuple[tuple[int, int, int], timedelta] | None = None
+        self._interval_cache: tuple[tuple[int, int, int, int], timedelta] | None = None
         self._interval: timedelta | None = None
         self._stream_cache: tuple[tuple[datetime, int], tuple[timedelta, timedelta]] | None = None
         self._dirty = False
@@ -638,6 +640,8 @@ class RequestPlanner:
     def remove_owner(self, owner: str) -> None:
         """Forget an entry's systems (on unload); counts stay."""
         self._owners.pop(owner, None)
+        prefix = f":{owner}:"
+        self._costs = {key: cost for key, cost in self._costs.items() if prefix not in key}
         self._forget_unowned()
 
     def _forget_unowned(self) -> None:
@@ -686,6 +690,20 @@ class RequestPlanner:
                 has_battery=True,
             )
         state.last_poll = now
+
+    def set_cost(self, task: Task, requests: int) -> None:
+        """Declare how many requests the task's next run makes (1 unless told)."""
+        if requests > 1:
+            self._costs[task.key] = requests
+        else:
+            self._costs.pop(task.key, None)
+
+    def cost(self, task: Task) -> int:
+        """Return the room in the minute the task's next run needs.
+
+        A run costing more than the plan's whole minute still runs, alone in its minute.
+        """
+        return min(self._costs.get(task.key, 1), self.limits.per_minute)
 
     def record_done(self, task: Task, now: datetime) -> None:
         """Note that a task ran successfully; its next run counts from ``now``."""
@@ -847,7 +865,12 @@ class RequestPlanner:
     def _overhead(self, now: datetime, end: datetime) -> float:
         """Return the requests other than summaries expected between now and ``end``."""
         span = end - now
-        alarms = len(self._systems) * (span / self.alarm_interval(now))
+        alarm_requests = sum(
+            self._costs.get(Task(TaskKind.ALARMS, owner, system_id).key, 1)
+            for owner, ids in self._owners.items()
+            for system_id in ids
+        )
+        alarms = alarm_requests * (span / self.alarm_interval(now))
         inverters = self._inverter_systems() * (span / self.inverters_interval(now))
         inventory = (len(self._systems) + len(self._owners)) * (span / self.inventory_interval(now))
         return alarms + inverters + inventory + len(self._owners) * (span / EVENT_TYPES_INTERVAL)
@@ -904,6 +927,7 @@ class RequestPlanner:
             int(now.timestamp() // UPLOAD_INTERVAL.total_seconds()),
             spendable * 100 // max(1, self.limits.per_month),
             hash(self._systems_key()),
+            hash(frozenset(self._costs.items())),
         )
         if self._interval_cache is not None and self._interval_cache[0] == key:
             return self._interval_cache[1]
@@ -1039,7 +1063,14 @@ class RequestPlanner:
         room = min(room, self._plannable_total(now) - self._used - self._unaccounted)
         ready = [task for task, when in self.next_due(now, owner) if when <= now]
         ready.sort(key=lambda task: (_PRIORITY[task.kind], task.system_id or 0))
-        return ready[: max(0, room)]
+        chosen: list[Task] = []
+        for task in ready:
+            # In order of value: a costly task is not overtaken for good by cheaper ones.
+            if (cost := self.cost(task)) > room:
+                break
+            chosen.append(task)
+            room -= cost
+        return chosen
 
     def when_due(self, task: Task, now: datetime) -> datetime | None:
         """Return when one task should next run (for a coordinator per kind), None if unknown."""
@@ -1054,8 +1085,8 @@ class RequestPlanner:
         return (
             when is not None
             and when <= now
-            and self.minute_room(now) > 0
-            and self._used + self._unaccounted < self._plannable_total(now)
+            and self.minute_room(now) >= self.cost(task)
+            and self._used + self._unaccounted + self.cost(task) <= self._plannable_total(now)
         )
 
     def next_wakeup(self, now: datetime, owner: str | None = None) -> datetime | None:
@@ -1063,8 +1094,9 @@ class RequestPlanner:
         schedule = self.next_due(now, owner)
         if not schedule:
             return None
-        when = max(now, schedule[0][1])
-        return max(when, self._minute_free_at(when, 1)) if when <= now else when
+        task, when = schedule[0]
+        when = max(now, when)
+        return max(when, self._minute_free_at(when, self.cost(task))) if when <= now else when
 
     def next_summary_at(self, now: datetime, system_id: int | None = None) -> datetime | None:
         """When the next summary update is planned (for one system, or any)."""

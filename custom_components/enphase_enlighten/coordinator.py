@@ -6,7 +6,9 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 import logging
+import math
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import ClientError, ClientResponseError
@@ -73,11 +75,17 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
-# How far back active alarms are looked for: one request covers one week.
+# How far back active alarms are looked for: one request covers one week. Enphase may date
+# an alarm back to the start of its event, so every fetch reads at least the last week.
 ALARM_WINDOW = timedelta(days=7)
-# How far back an alarm seen open is followed (one request per week of it).
+# With nothing saved (first install, or saved state lost), or after a long stop, the fetch
+# reads this far back: one request per week.
+ALARM_FIRST_LOOKBACK = timedelta(weeks=4)
+# How far back an alarm seen open is followed (one request per week-long group of them).
 MAX_ALARM_LOOKBACK = timedelta(weeks=8)
 ALARM_MARGIN = timedelta(minutes=1)
+# The alarms followed per system and the last fetch, kept across restarts (per entry).
+ALARMS_STORAGE_VERSION = 1
 # A first fetch that failed (not a 429) is tried again this soon: its entities wait for it.
 FIRST_FETCH_RETRY = timedelta(minutes=2)
 # Never wake the scheduler more often than this (a safety net against a busy loop).
@@ -87,6 +95,7 @@ EVENT_TYPES_STORAGE_KEY = f"{DOMAIN}.event_types"
 EVENT_TYPES_STORAGE_VERSION = 1
 
 PLANNERS: HassKey[PlannerRegistry] = HassKey(f"{DOMAIN}_planners")
+ALARM_MEMORIES: HassKey[dict[str, AlarmMemory]] = HassKey(f"{DOMAIN}_alarm_memories")
 
 # Microinverter sensors: the inverters summary is fetched only while one of them is enabled.
 MICRO_SENSOR_KEYS = ("micro_power", "micro_lifetime_energy")
@@ -433,6 +442,13 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
     def _learn(self, data: DataT, now: datetime) -> None:
         """Tell the planner what the data says (the summary does)."""
 
+    def requests_needed(self, now: datetime) -> int:
+        """Return the requests the next fetch will make (the planner counts them)."""
+        return 1
+
+    async def async_prepare(self) -> None:
+        """Restore what an earlier run saved, before the first fetch (the alarms do)."""
+
     async def _async_call[ResultT](self, call: Callable[[], Awaitable[ResultT]]) -> ResultT:
         """Run one client call, retrying once after a token refresh when the token expired."""
         token = self.auth.access_token
@@ -447,7 +463,7 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
     async def async_manual_refresh(self) -> None:
         """Refresh because a user asked, if the budget allows; say why not otherwise."""
         now = dt_util.utcnow()
-        decision = self.budget.planner.can_refresh(now, 1)
+        decision = self.budget.planner.can_refresh(now, self.requests_needed(now))
         if not decision:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
@@ -640,24 +656,141 @@ class EnphaseDevicesCoordinator(EnphaseSystemCoordinator[Devices | None]):
             )
 
 
+class AlarmMemory:
+    """The open alarms an entry follows and its last alarm fetches, saved across restarts.
+
+    One small store per entry, shared by its systems' alarm coordinators. Alarms are kept as
+    Enphase sent them (their serial numbers stay in .storage, never in a log).
+    """
+
+    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
+        """Create the memory of one entry; nothing is read before ``async_load``."""
+        self.store = Store[dict[str, Any]](
+            hass, ALARMS_STORAGE_VERSION, f"{DOMAIN}.alarms.{entry_id}"
+        )
+        self.systems: dict[str, Any] | None = None
+        self._lock = asyncio.Lock()
+
+    async def async_load(self) -> dict[str, Any]:
+        """Return the saved systems, read once."""
+        async with self._lock:
+            if self.systems is None:
+                saved = await self.store.async_load()
+                systems = saved.get("systems") if isinstance(saved, dict) else None
+                self.systems = systems if isinstance(systems, dict) else {}
+            return self.systems
+
+    async def async_save(self, system_id: int, fetched_at: datetime, alarms: list[Alarm]) -> None:
+        """Save one system's open alarms and the time of the fetch that found them."""
+        systems = await self.async_load()
+        systems[str(system_id)] = {
+            "fetched_at": fetched_at.isoformat(),
+            "open": [dict(alarm.raw) for alarm in alarms if not alarm.cleared],
+        }
+        await self.store.async_save({"systems": systems})
+
+
+def alarm_memory(hass: HomeAssistant, entry: ConfigEntry[Any]) -> AlarmMemory:
+    """Return the entry's alarm memory (one per loaded entry)."""
+    memories = hass.data.setdefault(ALARM_MEMORIES, {})
+    if (memory := memories.get(entry.entry_id)) is None:
+        memory = memories[entry.entry_id] = AlarmMemory(hass, entry.entry_id)
+    return memory
+
+
 class EnphaseAlarmsCoordinator(EnphaseSystemCoordinator[list[Alarm] | None]):
-    """A system's active alarms: raised within the last week, or seen open before."""
+    """A system's active alarms: raised within the last week, or seen open before.
+
+    The open alarms and the time of the last fetch are saved, so after a restart the fetch
+    covers the time Home Assistant was off (at least a week, at most four) and checks the
+    alarms followed before, instead of reading a whole month again.
+    """
 
     kind = TaskKind.ALARMS
 
-    async def _async_fetch(self) -> list[Alarm] | None:
-        end = dt_util.utcnow()
-        start = end - ALARM_WINDOW
-        # An alarm seen open stays followed after its first week (one more request per
-        # week it stays open, within a bound) instead of dropping out of the window.
-        opened = [
-            alarm.alarm_start_time
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Set up the coordinator; the saved state is read in ``async_prepare``."""
+        super().__init__(*args, **kwargs)
+        self.memory = alarm_memory(self.hass, self.config_entry)
+        # The last successful fetch, saved; None until one is known.
+        self.fetched_at: datetime | None = None
+        # Ids of the open alarms an earlier run saved (not news for the event entity);
+        # None when nothing was saved (the first install).
+        self.restored_ids: frozenset[str] | None = None
+        self._prepared = False
+
+    async def async_prepare(self) -> None:
+        """Start from the open alarms saved by an earlier run, and its last fetch time."""
+        if self._prepared:
+            return
+        self._prepared = True
+        saved = (await self.memory.async_load()).get(str(self.system_id))
+        if not isinstance(saved, dict):
+            return
+        fetched_at = dt_util.parse_datetime(str(saved.get("fetched_at")))
+        try:
+            alarms = Alarm.list_from_response(
+                {"alarms": saved.get("open") or []}, system_id=self.system_id
+            )
+        except EnphaseError:
+            return
+        if fetched_at is None:
+            return
+        self.fetched_at = fetched_at
+        self.restored_ids = frozenset(alarm.id for alarm in alarms)
+        if self.data is None:
+            self.async_set_updated_data(alarms)
+
+    def _windows(self, now: datetime) -> tuple[datetime, list[tuple[datetime, datetime, set[str]]]]:
+        """Return where the recent window starts, and the windows of older followed alarms.
+
+        Each older window spans at most a week (one request) around the start times of
+        the followed alarms it checks.
+        """
+        oldest = now - ALARM_FIRST_LOOKBACK
+        start = oldest
+        if self.fetched_at is not None:
+            start = max(oldest, min(now - ALARM_WINDOW, self.fetched_at - ALARM_MARGIN))
+        floor = now - MAX_ALARM_LOOKBACK
+        followed = sorted(
+            (alarm.alarm_start_time, alarm.id)
             for alarm in self.data or ()
-            if alarm.alarm_start_time is not None and not alarm.cleared
-        ]
-        if opened and min(opened) - ALARM_MARGIN < start:
-            start = max(min(opened) - ALARM_MARGIN, end - MAX_ALARM_LOOKBACK)
-        return await self._async_call(lambda: self.client.alarms(self.system_id, start, end))
+            if alarm.alarm_start_time is not None
+            and not alarm.cleared
+            and floor + ALARM_MARGIN <= alarm.alarm_start_time < start
+        )
+        windows: list[tuple[datetime, datetime, set[str]]] = []
+        for began, alarm_id in followed:
+            if windows and began + ALARM_MARGIN - windows[-1][0] <= ALARM_WINDOW:
+                windows[-1] = (windows[-1][0], began + ALARM_MARGIN, {*windows[-1][2], alarm_id})
+            else:
+                windows.append((began - ALARM_MARGIN, began + ALARM_MARGIN, {alarm_id}))
+        return start, windows
+
+    def requests_needed(self, now: datetime) -> int:
+        """Return the requests of the next fetch: a week each, recent and older windows."""
+        start, windows = self._windows(now)
+        return max(1, math.ceil((now - start) / ALARM_WINDOW)) + len(windows)
+
+    async def _async_fetch(self) -> list[Alarm] | None:
+        now = dt_util.utcnow()
+        start, windows = self._windows(now)
+        alarms = await self._async_call(partial(self.client.alarms, self.system_id, start, now))
+        found = {alarm.id for alarm in alarms}
+        for window_start, window_end, ids in windows:
+            # Enphase may list an open alarm in every window it overlaps: then the recent
+            # window already showed it, and its own window is not needed.
+            if ids <= found:
+                continue
+            for alarm in await self._async_call(
+                partial(self.client.alarms, self.system_id, window_start, window_end)
+            ):
+                if alarm.id not in found:
+                    found.add(alarm.id)
+                    alarms.append(alarm)
+        self.fetched_at = now
+        await self.memory.async_save(self.system_id, now, alarms)
+        return alarms
 
 
 class EnphaseInvertersCoordinator(EnphaseSystemCoordinator[dict[str, MicroinverterSummary] | None]):
@@ -723,12 +856,18 @@ class EnphaseScheduler:
                 planner.record_done(task, now)
         if planner.blocked_until(now) is not None:
             return tasks
-        room = planner.minute_room(now) - len(tasks)
+        room = planner.minute_room(now) - sum(planner.cost(task) for task in tasks)
         owed = sorted(
             (task for task, when in self.first_fetch.items() if when <= now and task not in tasks),
             key=lambda task: (list(TaskKind).index(task.kind), task.system_id or 0),
         )
-        return tasks + owed[: max(0, room)]
+        for task in owed:
+            # In order: a costly task is not overtaken for good by cheaper ones.
+            if (cost := planner.cost(task)) > room:
+                break
+            tasks.append(task)
+            room -= cost
+        return tasks
 
     async def async_run(self) -> None:
         """Run every task that is due now, then sleep until the next one is."""
@@ -737,10 +876,17 @@ class EnphaseScheduler:
         self._running = True
         try:
             now = dt_util.utcnow()
+            planner = self.budget.planner
+            for task, coordinator in list(self.coordinators.items()):
+                await coordinator.async_prepare()
+                planner.set_cost(task, coordinator.requests_needed(now))
             tasks = self._tasks(now)
             coordinators = [self.coordinators[task] for task in tasks]
             await asyncio.gather(*(coordinator.async_refresh() for coordinator in coordinators))
+            after = dt_util.utcnow()
             for task, coordinator in zip(tasks, coordinators, strict=True):
+                # What the next fetch costs (a restored alarm window is one week again).
+                planner.set_cost(task, coordinator.requests_needed(after))
                 if coordinator.fetched:
                     self.first_fetch.pop(task, None)
                 elif task in self.first_fetch:

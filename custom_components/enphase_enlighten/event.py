@@ -58,8 +58,16 @@ class EnphaseAlarmEvent(EnphaseEntity[EnphaseAlarmsCoordinator], EventEntity):
             str(coordinator.system_id),
             system_device_info(coordinator.system_id, current_system(coordinator)),
         )
-        # Alarms already active when Home Assistant starts are not news.
-        self._seen: set[str] = {alarm.id for alarm in coordinator.data or ()}
+        # Alarms a run before this one knew are not news; alarms raised while Home Assistant
+        # was off are. At the first install, alarms already active are not news either:
+        # the first data is the baseline (None until there is some).
+        self._seen: set[str] | None = (
+            set(coordinator.restored_ids)
+            if coordinator.restored_ids is not None
+            else None
+            if coordinator.data is None
+            else {alarm.id for alarm in coordinator.data}
+        )
         self._attr_event_types = self._known_event_types()
 
     def _event_types(self) -> dict[int, EventType]:
@@ -78,6 +86,8 @@ class EnphaseAlarmEvent(EnphaseEntity[EnphaseAlarmsCoordinator], EventEntity):
         await super().async_added_to_hass()
         event_types = self.coordinator.config_entry.runtime_data.event_types
         self.async_on_remove(event_types.async_add_listener(self._handle_event_types_update))
+        # The first fetch runs before the entity exists: alarms it found new fire now.
+        self._announce()
 
     @callback
     def _handle_event_types_update(self) -> None:
@@ -86,12 +96,21 @@ class EnphaseAlarmEvent(EnphaseEntity[EnphaseAlarmsCoordinator], EventEntity):
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        alarms = self.coordinator.data or []
-        new = [alarm for alarm in alarms if alarm.id not in self._seen and not alarm.cleared]
-        self._seen = {alarm.id for alarm in alarms}
-        for alarm in new:
-            self._fire(alarm)
+        self._announce()
         super()._handle_coordinator_update()
+
+    @callback
+    def _announce(self) -> None:
+        """Fire once for each active alarm not seen before."""
+        if self.coordinator.data is None:
+            return
+        alarms = self.coordinator.data
+        seen, self._seen = self._seen, {alarm.id for alarm in alarms}
+        if seen is None:
+            return
+        for alarm in alarms:
+            if alarm.id not in seen and not alarm.cleared:
+                self._fire(alarm)
 
     @callback
     def _fire(self, alarm: Alarm) -> None:
