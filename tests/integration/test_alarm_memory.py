@@ -257,3 +257,29 @@ async def test_saved_alarms_shown_before_the_first_fetch(
     assert not coordinator.fetched
     assert hass.states.get(ACTIVE).state == STATE_ON
     assert hass.states.get(EVENT).state == STATE_UNKNOWN
+
+
+@pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
+async def test_first_install_fetch_late_fires_nothing_old(
+    hass: HomeAssistant,
+    sim: Simulator,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """At the first install, alarms already open are not news even if the first fetch waits."""
+    open_alarm(sim, timedelta(days=3))
+    sim.fail_next(1, 500, endpoint="alarms")
+    await setup_entry(hass, config_entry)
+    coordinator = alarms_coordinator(config_entry)
+    assert coordinator.data is None
+    freezer.tick(timedelta(minutes=5))
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get(ACTIVE).state == STATE_ON
+    assert hass.states.get(EVENT).state == STATE_UNKNOWN
+    # A new one after that is news.
+    new = open_alarm(sim, timedelta(minutes=1))
+    freezer.tick(timedelta(minutes=5))
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert hass.states.get(EVENT).attributes["alarm_id"] == new["id"]
