@@ -478,6 +478,9 @@ class RequestPlanner:
             "by_endpoint": dict(self._by_endpoint),
             "blocked_until": _iso(self._blocked_until),
             "block_period": self._block_period,
+            # The sliding minute, so a setup right after a config flow (or a reload) counts
+            # the requests just made: an alarms fetch over weeks would otherwise earn a 429.
+            "minute": list(self._window),
             "last_done": {
                 key: value.isoformat()
                 for key, value in self._last_done.items()
@@ -514,6 +517,10 @@ class RequestPlanner:
         ):
             self._blocked_until = blocked
             self._block_period = BlockPeriod(period)
+        minute = data.get("minute")
+        if isinstance(minute, list):
+            saved = [float(stamp) for stamp in minute if isinstance(stamp, int | float)]
+            self._window = deque(sorted([*self._window, *saved]))
         last_done = data.get("last_done")
         if isinstance(last_done, Mapping):
             for key, value in last_done.items():
@@ -570,6 +577,10 @@ class RequestPlanner:
         if excess > len(self._window):  # more than a minute's worth: after a full minute
             return now + MINUTE
         return datetime.fromtimestamp(self._window[excess - 1] + 60, UTC)
+
+    def minute_free_at(self, now: datetime, task: Task) -> datetime:
+        """Earliest time at which the task's next run fits in the sliding minute."""
+        return self._minute_free_at(now, self.cost(task))
 
     def record_rate_limit(
         self,

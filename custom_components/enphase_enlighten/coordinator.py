@@ -906,6 +906,8 @@ class EnphaseScheduler:
         wakeup = planner.next_wakeup(now, self.budget.owner)
         if self.first_fetch:
             owed = max(min(self.first_fetch.values()), planner.blocked_until(now) or now)
+            # Not before the minute has room for one of them: no wake-ups every second.
+            owed = max(owed, min(planner.minute_free_at(now, task) for task in self.first_fetch))
             wakeup = owed if wakeup is None else min(wakeup, owed)
         if wakeup is None:
             self.next_run = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from budget_fakes import NOON, count, home
+from budget_fakes import NOON, MemoryStore, count, home
 
 from custom_components.enphase_enlighten.budget import (
     PlanLimits,
@@ -96,3 +96,22 @@ def test_costs_forgotten_with_their_owner(watt: PlanLimits) -> None:
     planner.remove_owner("e")
     assert planner.cost(ALARMS) == 1
     assert planner.cost(Task(TaskKind.ALARMS, "other", 2)) == 3
+
+
+async def test_sliding_minute_survives_a_new_planner(watt: PlanLimits) -> None:
+    """A config flow's requests (or a reload's) still count in the minute of the next setup."""
+    store = MemoryStore()
+    planner = RequestPlanner(watt, store)
+    count(planner, NOON, 6)
+    await planner.async_save()
+    again = RequestPlanner(watt, store)
+    await again.async_load()
+    assert again.minute_room(NOON) == watt.per_minute - 6
+    assert again.minute_free_at(NOON, ALARMS) == NOON
+    again.set_cost(ALARMS, 5)
+    assert again.minute_free_at(NOON, ALARMS) == NOON + timedelta(minutes=1)
+    assert again.minute_room(NOON + timedelta(minutes=1)) == watt.per_minute
+    # Not a list: ignored.
+    broken = RequestPlanner(watt, MemoryStore({**store.data, "minute": "x"}))
+    await broken.async_load()
+    assert broken.minute_room(NOON) == watt.per_minute
