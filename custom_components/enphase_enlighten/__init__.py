@@ -28,6 +28,7 @@ from .const import (
     DOMAIN,
 )
 from .coordinator import (
+    AlarmMemory,
     EnphaseAuth,
     EnphaseConfigEntry,
     EnphaseEventTypesCoordinator,
@@ -235,6 +236,15 @@ def _on_systems_update(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
 async def async_unload_entry(hass: HomeAssistant, entry: EnphaseConfigEntry) -> bool:
     """Unload a config entry."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
+    """Forget the deleted entry's saved alarms.
+
+    The request counts stay: they belong to the API key, which other entries or a new entry
+    for the same account may still use this month.
+    """
+    await AlarmMemory(hass, entry.entry_id).store.async_remove()
 
 
 async def async_remove_config_entry_device(

@@ -283,3 +283,25 @@ async def test_first_install_fetch_late_fires_nothing_old(
     await coordinator.async_refresh()
     await hass.async_block_till_done()
     assert hass.states.get(EVENT).attributes["alarm_id"] == new["id"]
+
+
+@pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
+async def test_deleting_the_entry_forgets_its_alarms(
+    hass: HomeAssistant,
+    sim: Simulator,
+    config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A deleted entry leaves no saved alarms behind; the key's request counts stay."""
+    open_alarm(sim, timedelta(days=1))
+    await setup_entry(hass, config_entry)
+    key = f"{DOMAIN}.alarms.{config_entry.entry_id}"
+    assert hass_storage[key]["data"]["systems"][str(SYSTEM_ID)]["open"]
+    budget_keys = [k for k in hass_storage if k.startswith(f"{DOMAIN}.budget.")]
+    assert budget_keys
+
+    assert await hass.config_entries.async_remove(config_entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert key not in hass_storage
+    assert all(k in hass_storage for k in budget_keys)
