@@ -48,6 +48,7 @@ from .budget import (
     FreshnessVerdict,
     PlanLimits,
     PlannerRegistry,
+    RefreshDecision,
     RequestPlanner,
     Reserve,
     SystemProfile,
@@ -245,6 +246,15 @@ class RequestStats:
 def format_time(when: datetime) -> str:
     """Return a time for a message, in Home Assistant's time zone."""
     return dt_util.as_local(when).strftime("%Y-%m-%d %H:%M")
+
+
+def refresh_refused(decision: RefreshDecision, now: datetime) -> HomeAssistantError:
+    """Return the planner's refusal of a manual refresh as the error a user reads."""
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key=f"refresh_{decision.reason}",
+        translation_placeholders={"retry_at": format_time(decision.retry_at or now)},
+    )
 
 
 def format_duration(span: timedelta) -> str:
@@ -465,13 +475,7 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
         now = dt_util.utcnow()
         decision = self.budget.planner.can_refresh(now, self.requests_needed(now))
         if not decision:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key=f"refresh_{decision.reason}",
-                translation_placeholders={
-                    "retry_at": format_time(decision.retry_at or now),
-                },
-            )
+            raise refresh_refused(decision, now)
         await self.async_request_refresh()
         await self.budget.async_changed()
 

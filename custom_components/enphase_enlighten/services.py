@@ -20,10 +20,9 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .const import DOMAIN
-from .coordinator import EnphaseConfigEntry, format_time
+from .coordinator import EnphaseConfigEntry, refresh_refused
 
 if TYPE_CHECKING:
-    from .budget import RefreshDecision
     from .coordinator import EnphaseSummaryCoordinator
 
 SERVICE_REFRESH = "refresh"
@@ -88,17 +87,6 @@ def _system_of_device(hass: HomeAssistant, entry: EnphaseConfigEntry, device_id:
     )
 
 
-def _refused(decision: RefreshDecision) -> HomeAssistantError:
-    """Return the planner's refusal as the error a user reads (why, and when to retry)."""
-    return HomeAssistantError(
-        translation_domain=DOMAIN,
-        translation_key=f"refresh_{decision.reason}",
-        translation_placeholders={
-            "retry_at": format_time(decision.retry_at or dt_util.utcnow()),
-        },
-    )
-
-
 async def _async_refresh(call: ServiceCall) -> ServiceResponse:
     """Fetch the summary (power, energy, status) of the entry's systems now, if allowed.
 
@@ -116,7 +104,7 @@ async def _async_refresh(call: ServiceCall) -> ServiceResponse:
     planner = runtime.budget.planner
     started = dt_util.utcnow()
     if not (decision := planner.can_refresh(started, len(targets))):
-        raise _refused(decision)
+        raise refresh_refused(decision, dt_util.utcnow())
     requests_before = runtime.stats.total
     # Not the debounced request_refresh: the user waits for this answer.
     await asyncio.gather(*(coordinator.async_refresh() for coordinator in targets))
@@ -127,7 +115,7 @@ async def _async_refresh(call: ServiceCall) -> ServiceResponse:
             continue
         if not (decision := planner.can_refresh(now, 1)):
             # Enphase answered with a 429 while refreshing.
-            raise _refused(decision)
+            raise refresh_refused(decision, dt_util.utcnow())
         raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="refresh_failed",
