@@ -6,10 +6,9 @@ from functools import partial
 import logging
 from typing import TYPE_CHECKING
 
-from aiohttp import ClientError, ClientResponseError
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.config_entry_oauth2_flow import (
@@ -17,6 +16,7 @@ from homeassistant.helpers.config_entry_oauth2_flow import (
     OAuth2Session,
     async_get_config_entry_implementation,
 )
+from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .api import EnphaseClient, RequestRecord
@@ -39,7 +39,6 @@ from .coordinator import (
     RequestStats,
     build_system_data,
     format_time,
-    is_token_rejected,
     plan_limits,
     plan_reserve,
     planner_registry,
@@ -77,23 +76,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: EnphaseConfigEntry) -> b
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN, translation_key="oauth2_implementation_unavailable"
         ) from err
-    session = OAuth2Session(hass, entry, implementation)
+    auth = EnphaseAuth(hass, OAuth2Session(hass, entry, implementation))
     try:
-        await session.async_ensure_token_valid()
-    except ClientResponseError as err:
-        if is_token_rejected(err):
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN, translation_key="refresh_token_rejected"
-            ) from err
+        # A rejected refresh token raises ConfigEntryAuthFailed (reauth) from here as is.
+        await auth.async_get_access_token()
+    except UpdateFailed as err:
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN, translation_key="token_refresh_failed"
         ) from err
-    except (ClientError, TimeoutError) as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN, translation_key="token_refresh_failed"
-        ) from err
-
-    auth = EnphaseAuth(hass, session)
     stats = RequestStats()
     registry = planner_registry(hass)
     api_key = entry.data[CONF_API_KEY]
