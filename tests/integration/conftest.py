@@ -27,6 +27,8 @@ from custom_components.enphase_enlighten.const import (
 )
 
 if TYPE_CHECKING:
+    from freezegun.api import FrozenDateTimeFactory
+
     from simulator import Simulator
 
 CLIENT_ID = "sim-client-id"
@@ -118,3 +120,25 @@ def no_deprecated_usage(caplog: pytest.LogCaptureFixture) -> Generator[None]:
         if record.getMessage().startswith(DEPRECATION_REPORTS)
     ]
     assert not reports, reports
+
+
+@pytest.fixture
+def setup_time() -> str:
+    """When `loaded` sets the entry up: noon in California at midsummer."""
+    return "2026-06-21T19:00:00+00:00"
+
+
+@pytest.fixture
+async def loaded(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    setup_time: str,
+) -> MockConfigEntry:
+    """The scenario's entry set up at `setup_time` against the simulator."""
+    freezer.move_to(setup_time)
+    await setup_entry(hass, config_entry)
+    return config_entry

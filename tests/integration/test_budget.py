@@ -66,18 +66,9 @@ async def run_until(
 
 
 @pytest.fixture
-async def loaded(
-    hass: HomeAssistant,
-    sim: Simulator,
-    sim_url: str,
-    setup_credentials: None,
-    config_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
-) -> MockConfigEntry:
-    """The small home set up at noon in California on the first day of a quota month."""
-    freezer.move_to(JUNE_FIRST_NOON)
-    await setup_entry(hass, config_entry)
-    return config_entry
+def setup_time() -> str:
+    """Set the entry up at noon in California on the first day of a quota month."""
+    return JUNE_FIRST_NOON.isoformat()
 
 
 async def test_sensors_show_the_budget(

@@ -73,21 +73,6 @@ def reauth_started(hass: HomeAssistant) -> bool:
     )
 
 
-@pytest.fixture
-async def loaded(
-    hass: HomeAssistant,
-    sim: Simulator,
-    sim_url: str,
-    setup_credentials: None,
-    config_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
-) -> MockConfigEntry:
-    """The small home set up at noon in California."""
-    freezer.move_to("2026-06-21T19:00:00+00:00")
-    await setup_entry(hass, config_entry)
-    return config_entry
-
-
 async def test_expired_access_token_refreshed_and_retried_once(
     hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.json import json_dumps
-import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
@@ -20,10 +18,10 @@ from custom_components.enphase_enlighten.diagnostics import (
     async_get_device_diagnostics,
 )
 
-from .conftest import API_KEY, CLIENT_SECRET, setup_entry
+from .conftest import API_KEY, CLIENT_SECRET
 
 if TYPE_CHECKING:
-    from simulator import Simulator
+    pass
 
 SYSTEM_ID = 698910067
 GATEWAY = "202323054201"
@@ -31,21 +29,6 @@ GATEWAY = "202323054201"
 PRIVATE = [API_KEY, CLIENT_SECRET, GATEWAY, "902167438951", "Sebastopol", "95472", "Sunny Cottage"]
 # Values that change from run to run.
 VOLATILE = props("started_at", "duration", "entry_id", "created_at", "modified_at", "expires_at")
-
-
-@pytest.fixture
-async def loaded(
-    hass: HomeAssistant,
-    sim: Simulator,
-    sim_url: str,
-    setup_credentials: None,
-    config_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
-) -> MockConfigEntry:
-    """The small home set up at noon in California, with diagnostics available."""
-    freezer.move_to("2026-06-21T19:00:00+00:00")
-    await setup_entry(hass, config_entry)
-    return config_entry
 
 
 def _assert_private_data_absent(diagnostics: object, entry: MockConfigEntry) -> None:

@@ -33,17 +33,9 @@ pytestmark = pytest.mark.usefixtures("setup_credentials")
 
 
 @pytest.fixture
-async def loaded(
-    hass: HomeAssistant,
-    sim: Simulator,
-    sim_url: str,
-    config_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
-) -> MockConfigEntry:
-    """The small home set up at noon in California on the first day of a quota month."""
-    freezer.move_to(JUNE_FIRST_NOON)
-    await setup_entry(hass, config_entry)
-    return config_entry
+def setup_time() -> str:
+    """Set the entry up at noon in California on the first day of a quota month."""
+    return JUNE_FIRST_NOON.isoformat()
 
 
 def _automatic(sim: Simulator, start: int) -> int:
