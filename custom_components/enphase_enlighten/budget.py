@@ -635,6 +635,11 @@ class RequestPlanner:
 
     # ---- systems -----------------------------------------------------------------------
 
+    @property
+    def system_count(self) -> int:
+        """Return how many systems share this planner's quota."""
+        return len(self._systems)
+
     def set_systems(self, owner: str, profiles: Iterable[SystemProfile]) -> None:
         """Declare the systems an entry (owner) polls; replaces its earlier list."""
         ids: list[int] = []

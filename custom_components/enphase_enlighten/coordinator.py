@@ -82,6 +82,10 @@ ALARM_WINDOW = timedelta(days=7)
 # With nothing saved (first install, or saved state lost), or after a long stop, the fetch
 # reads this far back: one request per week.
 ALARM_FIRST_LOOKBACK = timedelta(weeks=4)
+# Requests a month per system below which the first look at alarms covers one week, not
+# four: an installer's 28 systems on the free plan would otherwise spend 112 of its 1,000
+# requests on it.
+ALARM_FIRST_LOOKBACK_MIN_QUOTA = 250
 # How far back an alarm seen open is followed (one request per week-long group of them).
 MAX_ALARM_LOOKBACK = timedelta(weeks=8)
 ALARM_MARGIN = timedelta(minutes=1)
@@ -751,7 +755,12 @@ class EnphaseAlarmsCoordinator(EnphaseSystemCoordinator[list[Alarm] | None]):
         Each older window spans at most a week (one request) around the start times of
         the followed alarms it checks.
         """
-        oldest = now - ALARM_FIRST_LOOKBACK
+        planner = self.budget.planner
+        per_system = planner.limits.per_month / max(1, planner.system_count)
+        first_look = (
+            ALARM_FIRST_LOOKBACK if per_system >= ALARM_FIRST_LOOKBACK_MIN_QUOTA else ALARM_WINDOW
+        )
+        oldest = now - first_look
         start = oldest
         if self.fetched_at is not None:
             start = max(oldest, min(now - ALARM_WINDOW, self.fetched_at - ALARM_MARGIN))

@@ -12,7 +12,12 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.enphase_enlighten.const import DOMAIN
+from custom_components.enphase_enlighten.const import (
+    CONF_PLAN,
+    CONF_REQUESTS_PER_MINUTE,
+    CONF_REQUESTS_PER_MONTH,
+    DOMAIN,
+)
 from custom_components.enphase_enlighten.coordinator import (
     ALARM_MEMORIES,
     PLANNERS,
@@ -305,3 +310,32 @@ async def test_deleting_the_entry_forgets_its_alarms(
 
     assert key not in hass_storage
     assert all(k in hass_storage for k in budget_keys)
+
+
+@pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
+async def test_small_quota_per_system_first_looks_back_one_week(
+    hass: HomeAssistant, sim: Simulator, config_entry: MockConfigEntry
+) -> None:
+    """With under 250 requests a month per system the first look costs one request."""
+    old = open_alarm(sim, timedelta(weeks=3))
+    recent = open_alarm(sim, timedelta(days=2), event_type_id=4781)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=config_entry.title,
+        unique_id=config_entry.unique_id,
+        data={
+            **config_entry.data,
+            CONF_PLAN: "custom",
+            CONF_REQUESTS_PER_MINUTE: 10,
+            CONF_REQUESTS_PER_MONTH: 200,
+        },
+        options=dict(config_entry.options),
+    )
+    await setup_entry(hass, entry)
+
+    assert alarm_requests(sim) == 1
+    found = {alarm.id for alarm in alarms_coordinator(entry).data or ()}
+    assert str(recent["id"]) in found
+    # Under the simulator's reading (every alarm open during the window) the old one shows.
+    assert str(old["id"]) in found
+    assert hass.states.get(ACTIVE).state == STATE_ON
