@@ -131,7 +131,11 @@ def _budget(budget: EntryBudget) -> dict[str, Any]:
     freshness = planner.freshness(now)
     return {
         "limits": asdict(planner.limits),
-        "reserve": asdict(planner.reserve),
+        # The effective numbers: a manual reserve left at its default follows the plan.
+        "reserve": {
+            "other": planner.reserve.other,
+            "manual": planner.reserve.manual_for(planner.limits),
+        },
         "entries_sharing_key": len(planner.owners),
         "used": stats.used,
         "remaining": stats.remaining,
