@@ -21,12 +21,11 @@ from .coordinator import (
     EnphaseSummaryCoordinator,
 )
 from .entity import (
-    EnphaseEntity,
     EnphaseHardwareEntity,
+    EnphaseSystemEntity,
     async_add_entities_when_seen,
     current_system,
     hardware_serials,
-    system_device_info,
 )
 
 if TYPE_CHECKING:
@@ -132,23 +131,10 @@ def _device_factory(
     return factory
 
 
-class EnphaseSystemBinarySensor(EnphaseEntity[EnphaseSummaryCoordinator], BinarySensorEntity):
+class EnphaseSystemBinarySensor(EnphaseSystemEntity[EnphaseSummaryCoordinator], BinarySensorEntity):
     """A system binary sensor read from the summary."""
 
     entity_description: EnphaseSystemBinarySensorDescription
-
-    def __init__(
-        self,
-        coordinator: EnphaseSummaryCoordinator,
-        description: EnphaseSystemBinarySensorDescription,
-    ) -> None:
-        """Create the binary sensor for a system."""
-        super().__init__(
-            coordinator,
-            description,
-            str(coordinator.system_id),
-            system_device_info(coordinator.system_id, current_system(coordinator)),
-        )
 
     @property
     def is_on(self) -> bool | None:
@@ -158,19 +144,10 @@ class EnphaseSystemBinarySensor(EnphaseEntity[EnphaseSummaryCoordinator], Binary
         return self.entity_description.is_on_fn(self.coordinator, self.coordinator.data)
 
 
-class EnphaseActiveAlarmBinarySensor(EnphaseEntity[EnphaseAlarmsCoordinator], BinarySensorEntity):
+class EnphaseActiveAlarmBinarySensor(
+    EnphaseSystemEntity[EnphaseAlarmsCoordinator], BinarySensorEntity
+):
     """On while the system has an active alarm."""
-
-    def __init__(
-        self, coordinator: EnphaseAlarmsCoordinator, description: BinarySensorEntityDescription
-    ) -> None:
-        """Create the binary sensor for a system."""
-        super().__init__(
-            coordinator,
-            description,
-            str(coordinator.system_id),
-            system_device_info(coordinator.system_id, current_system(coordinator)),
-        )
 
     @property
     def is_on(self) -> bool | None:

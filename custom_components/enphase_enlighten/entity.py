@@ -17,6 +17,7 @@ from .coordinator import (
     EnphaseCoordinator,
     EnphaseDevicesCoordinator,
     EnphaseInvertersCoordinator,
+    EnphaseSystemCoordinator,
     system_identifier,
 )
 
@@ -157,6 +158,19 @@ class EnphaseEntity[CoordinatorT: EnphaseCoordinator[Any]](CoordinatorEntity[Coo
             await self.coordinator.async_manual_refresh()
         except HomeAssistantError as err:
             _LOGGER.warning("%s: %s", self.entity_id, err)
+
+
+class EnphaseSystemEntity[CoordinatorT: EnphaseSystemCoordinator[Any]](EnphaseEntity[CoordinatorT]):
+    """An entity of one Enphase system, on the system's device."""
+
+    def __init__(self, coordinator: CoordinatorT, description: EntityDescription) -> None:
+        """Bind the entity to its system (unique id from the system id)."""
+        super().__init__(
+            coordinator,
+            description,
+            str(coordinator.system_id),
+            system_device_info(coordinator.system_id, current_system(coordinator)),
+        )
 
 
 class EnphaseHardwareEntity(EnphaseEntity[EnphaseDevicesCoordinator]):

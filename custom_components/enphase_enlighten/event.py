@@ -8,7 +8,7 @@ from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
 
 from .coordinator import EnphaseAlarmsCoordinator, EnphaseConfigEntry
-from .entity import EnphaseEntity, current_system, system_device_info
+from .entity import EnphaseSystemEntity
 
 if TYPE_CHECKING:
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -45,19 +45,14 @@ async def async_setup_entry(
     )
 
 
-class EnphaseAlarmEvent(EnphaseEntity[EnphaseAlarmsCoordinator], EventEntity):
+class EnphaseAlarmEvent(EnphaseSystemEntity[EnphaseAlarmsCoordinator], EventEntity):
     """Fires once for every alarm that was not active at the previous poll."""
 
     def __init__(
         self, coordinator: EnphaseAlarmsCoordinator, description: EventEntityDescription
     ) -> None:
         """Create the event entity for a system."""
-        super().__init__(
-            coordinator,
-            description,
-            str(coordinator.system_id),
-            system_device_info(coordinator.system_id, current_system(coordinator)),
-        )
+        super().__init__(coordinator, description)
         # Alarms a run before this one knew are not news; alarms raised while Home Assistant
         # was off are. At the first install, alarms already active are not news either:
         # the first data is the baseline (None until there is some).

@@ -28,14 +28,12 @@ from .coordinator import (
     EntryBudget,
 )
 from .entity import (
-    EnphaseEntity,
     EnphaseHardwareEntity,
     EnphaseMicroEntity,
+    EnphaseSystemEntity,
     async_add_entities_when_seen,
     budget_device_info,
-    current_system,
     hardware_serials,
-    system_device_info,
 )
 
 if TYPE_CHECKING:
@@ -366,24 +364,10 @@ def _micro_factory(
     return factory
 
 
-class EnphaseSummarySensor(EnphaseEntity[EnphaseSummaryCoordinator], SensorEntity):
+class EnphaseSummarySensor(EnphaseSystemEntity[EnphaseSummaryCoordinator], SensorEntity):
     """A system sensor read from the summary."""
 
     entity_description: EnphaseSummarySensorDescription
-
-    def __init__(
-        self,
-        coordinator: EnphaseSummaryCoordinator,
-        description: EnphaseSummarySensorDescription,
-    ) -> None:
-        """Create the sensor for a system."""
-        system_id = coordinator.system_id
-        super().__init__(
-            coordinator,
-            description,
-            str(system_id),
-            system_device_info(system_id, current_system(coordinator)),
-        )
 
     @property
     def native_value(self) -> float | int | str | datetime | None:
@@ -468,20 +452,14 @@ class LifetimeEnergy:
         return self.value
 
 
-class EnphaseLifetimeEnergySensor(EnphaseEntity[EnphaseSummaryCoordinator], RestoreSensor):
+class EnphaseLifetimeEnergySensor(EnphaseSystemEntity[EnphaseSummaryCoordinator], RestoreSensor):
     """A system's total energy produced, for the Energy dashboard."""
 
     def __init__(
         self, coordinator: EnphaseSummaryCoordinator, description: SensorEntityDescription
     ) -> None:
         """Create the sensor for a system."""
-        system_id = coordinator.system_id
-        super().__init__(
-            coordinator,
-            description,
-            str(system_id),
-            system_device_info(system_id, current_system(coordinator)),
-        )
+        super().__init__(coordinator, description)
         self._energy = LifetimeEnergy()
 
     async def async_added_to_hass(self) -> None:
