@@ -48,6 +48,7 @@ from .api import (
     TokenProvider,
 )
 from .application_credentials import DEVELOPER_PORTAL_URL
+from .auth import EnphaseAuth
 from .budget import PlanLimits, Reserve
 from .const import (
     CONF_API_KEY,
@@ -62,16 +63,13 @@ from .const import (
     PLAN_WATT,
     PLANS,
 )
-from .coordinator import (
-    EnphaseAuth,
-    EnphaseConfigEntry,
-    async_count_flow_requests,
-    plan_limits,
-    plan_reserve,
-)
+from .entry_budget import async_count_flow_requests
+from .options import plan_limits, plan_reserve
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+
+    from .runtime import EnphaseConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 
