@@ -16,7 +16,6 @@ from homeassistant.const import EntityCategory
 
 from .coordinator import (
     EnphaseAlarmsCoordinator,
-    EnphaseConfigEntry,
     EnphaseDevicesCoordinator,
     EnphaseSummaryCoordinator,
 )
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
     from .api import Summary, System
+    from .runtime import EnphaseConfigEntry
 
 # Coordinators do all the fetching; entities only read their data.
 PARALLEL_UPDATES = 0

@@ -22,12 +22,9 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers import device_registry as dr
 
-    from .coordinator import (
-        EnphaseConfigEntry,
-        EnphaseCoordinator,
-        EnphaseSystemData,
-        EntryBudget,
-    )
+    from .coordinator import EnphaseCoordinator
+    from .entry_budget import EntryBudget
+    from .runtime import EnphaseConfigEntry, EnphaseSystemData
 
 TO_REDACT = {
     # credentials

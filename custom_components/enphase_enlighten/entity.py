@@ -13,11 +13,15 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
 from .coordinator import (
-    EnphaseConfigEntry,
     EnphaseCoordinator,
     EnphaseDevicesCoordinator,
     EnphaseInvertersCoordinator,
     EnphaseSystemCoordinator,
+)
+from .devices import (
+    MANUFACTURER,
+    budget_device_identifier,
+    system_device_info,
     system_identifier,
 )
 
@@ -28,10 +32,9 @@ if TYPE_CHECKING:
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
     from .api import Device, MicroinverterSummary, System
+    from .runtime import EnphaseConfigEntry, EnphaseRuntimeData
 
 _LOGGER = logging.getLogger(__name__)
-
-MANUFACTURER = "Enphase"
 
 # Device kinds under "devices" and the model shown when Enphase sends none.
 KIND_MODELS: dict[str, str] = {
@@ -44,23 +47,6 @@ KIND_MODELS: dict[str, str] = {
     "enpowers": "IQ System Controller",
     "ev_chargers": "IQ EV Charger",
 }
-
-
-def system_device_info(system_id: int, system: System | None) -> DeviceInfo:
-    """Return the device info of a system (no address: it is private)."""
-    return DeviceInfo(
-        identifiers={system_identifier(system_id)},
-        manufacturer=MANUFACTURER,
-        # Enphase's own category of the system ("Residential System", "Commercial"...).
-        model=(system.public_name if system is not None and system.public_name else "System"),
-        name=(system.name if system is not None and system.name else f"Enphase system {system_id}"),
-    )
-
-
-def budget_device_identifier(entry: EnphaseConfigEntry) -> tuple[str, str]:
-    """Return the device registry identifier of an entry's API usage (a service device)."""
-    # The account (enl_uid) is the entry's unique id; the entry id is the fallback.
-    return (DOMAIN, f"{entry.unique_id or entry.entry_id}_api")
 
 
 def budget_device_info(entry: EnphaseConfigEntry) -> DeviceInfo:
@@ -77,7 +63,8 @@ def budget_device_info(entry: EnphaseConfigEntry) -> DeviceInfo:
 def current_system(coordinator: EnphaseCoordinator[Any]) -> System | None:
     """Return the latest details of the coordinator's system, if known."""
     system_id = getattr(coordinator, "system_id", None)
-    systems = coordinator.config_entry.runtime_data.systems.data
+    runtime: EnphaseRuntimeData = coordinator.config_entry.runtime_data
+    systems = runtime.systems.data
     if system_id is None or systems is None:
         return None
     return systems.get(system_id)

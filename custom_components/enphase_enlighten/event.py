@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 from homeassistant.components.event import EventEntity, EventEntityDescription
 from homeassistant.core import HomeAssistant, callback
 
-from .coordinator import EnphaseAlarmsCoordinator, EnphaseConfigEntry
+from .coordinator import EnphaseAlarmsCoordinator
 from .entity import EnphaseSystemEntity
 
 if TYPE_CHECKING:
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
     from .api import Alarm, EventType
+    from .runtime import EnphaseConfigEntry
 
 # Coordinators do all the fetching; entities only read their data.
 PARALLEL_UPDATES = 0

@@ -21,11 +21,9 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.util import dt as dt_util
 
 from .coordinator import (
-    EnphaseConfigEntry,
     EnphaseDevicesCoordinator,
     EnphaseInvertersCoordinator,
     EnphaseSummaryCoordinator,
-    EntryBudget,
 )
 from .entity import (
     EnphaseHardwareEntity,
@@ -44,6 +42,8 @@ if TYPE_CHECKING:
 
     from .api import Device, MicroinverterSummary, Summary
     from .budget import BudgetStats
+    from .entry_budget import EntryBudget
+    from .runtime import EnphaseConfigEntry
 
 # Coordinators do all the fetching; entities only read their data.
 PARALLEL_UPDATES = 0

@@ -20,10 +20,11 @@ from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
 from .const import DOMAIN
-from .coordinator import EnphaseConfigEntry, refresh_refused
+from .messages import refresh_refused
 
 if TYPE_CHECKING:
     from .coordinator import EnphaseSummaryCoordinator
+    from .runtime import EnphaseConfigEntry
 
 SERVICE_REFRESH = "refresh"
 ATTR_SYSTEM = "system"

@@ -319,7 +319,7 @@ async def test_timeout_unavailable_then_recovers(
     Real time here (no freezer): the timeout is aiohttp's own, on the event loop clock.
     """
     with patch(
-        "custom_components.enphase_enlighten.EnphaseClient",
+        "custom_components.enphase_enlighten.runtime.EnphaseClient",
         partial(EnphaseClient, timeout=0.2),
     ):
         await setup_entry(hass, config_entry)

@@ -23,8 +23,14 @@ from custom_components.enphase_enlighten.const import (
 from custom_components.enphase_enlighten.diagnostics import async_get_config_entry_diagnostics
 
 from .conftest import entry_data, setup_entry
-from .test_budget import JUNE_FIRST_NOON, NEIGHBOUR_SYSTEM, NEIGHBOUR_USER, PROJECTED, run_until
 from .test_coordinator import advance
+from .test_entry_budget import (
+    JUNE_FIRST_NOON,
+    NEIGHBOUR_SYSTEM,
+    NEIGHBOUR_USER,
+    PROJECTED,
+    run_until,
+)
 
 if TYPE_CHECKING:
     from simulator import Simulator

@@ -23,8 +23,8 @@ import yaml
 
 from custom_components.enphase_enlighten.api import RequestRecord
 from custom_components.enphase_enlighten.const import DOMAIN
-from custom_components.enphase_enlighten.coordinator import format_time
-from custom_components.enphase_enlighten.entity import budget_device_identifier
+from custom_components.enphase_enlighten.devices import budget_device_identifier
+from custom_components.enphase_enlighten.messages import format_time
 
 from .conftest import setup_entry
 from .test_coordinator import advance

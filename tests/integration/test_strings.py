@@ -63,7 +63,8 @@ def test_statuses_translated() -> None:
 def test_exceptions_translated() -> None:
     """Every translation_key used in the runtime modules has a message or an issue text."""
     used: set[str] = set()
-    for name in ("__init__.py", "coordinator.py"):
+    runtime_modules = ("__init__.py", "auth.py", "coordinator.py", "repairs.py", "runtime.py")
+    for name in runtime_modules:
         used |= set(re.findall(r'translation_key="([a-z_]+)"', (PACKAGE / name).read_text()))
     assert used
     assert used <= set(STRINGS["exceptions"]) | set(STRINGS["issues"])

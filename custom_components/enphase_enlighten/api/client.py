@@ -1,25 +1,19 @@
-"""Async client for the ten System Details endpoints of the Enphase Monitoring API v4."""
+"""Async client for the ten System Details endpoints of the Enphase Monitoring API v4.
+
+Each endpoint is one method of ``EnphaseClient``, built on ``EnphaseTransport`` (one
+request, its report and its errors). A new group of endpoints (telemetry) goes in its own
+module as a subclass of ``EnphaseTransport`` that ``EnphaseClient`` then inherits.
+"""
 
 from __future__ import annotations
 
 from calendar import monthrange
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
-import json
-import logging
 import math
-import os
-import time
 from typing import Any
 
-import aiohttp
-
 from .const import (
-    API_KEY_MISMATCH,
-    API_PREFIX,
-    API_URL_ENV,
-    DEFAULT_BASE_URL,
     ENDPOINT_ALARMS,
     ENDPOINT_DEVICES,
     ENDPOINT_EVENT_TYPES,
@@ -36,16 +30,7 @@ from .const import (
     MAX_WINDOW,
 )
 from .errors import (
-    EnphaseApiKeyMismatchError,
-    EnphaseAuthError,
-    EnphaseConnectionError,
-    EnphaseError,
-    EnphaseForbiddenError,
-    EnphaseInvalidRequestError,
-    EnphaseNotFoundError,
-    EnphaseRateLimitError,
     EnphaseResponseError,
-    EnphaseServerError,
     EnphaseWindowError,
 )
 from .models import (
@@ -58,37 +43,15 @@ from .models import (
     Summary,
     System,
     SystemsPage,
-    _as_datetime,
-    _as_int,
 )
-
-_LOGGER = logging.getLogger(__name__)
-
-TokenProvider = Callable[[], Awaitable[str]]
-
-# Query values shorter than this (page numbers, sizes, flags) identify nothing and stay readable.
-_MIN_SCRUBBED_LENGTH = 6
-_SCRUBBED = "***"
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One request made to the Enphase API, for counting against the plan's quota."""
-
-    endpoint: str
-    method: str
-    status: int | None
-    started_at: float
-    duration: float
-
-
-RequestCallback = Callable[[RequestRecord], None]
-
-
-def base_url_from_env() -> str:
-    """Return the API base URL: $ENPHASE_ENLIGHTEN_API_URL when set, else Enphase's own."""
-    value = os.environ.get(API_URL_ENV, "").strip()
-    return value.rstrip("/") if value else DEFAULT_BASE_URL
+from .models.parse import as_int
+from .transport import (
+    EnphaseTransport,
+    RequestCallback,
+    RequestRecord,
+    TokenProvider,
+    base_url_from_env,
+)
 
 
 def _months_before(moment: datetime, months: int) -> datetime:
@@ -100,39 +63,7 @@ def _months_before(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
-def _text(value: Any) -> str | None:
-    """Read Enphase's message or details: a string, or a list of strings (405/501 bodies)."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        parts = [str(item) for item in value if item is not None]
-        return "; ".join(parts) if parts else None
-    return json.dumps(value)
-
-
-def _is_key_mismatch(*texts: str | None) -> bool:
-    wanted = API_KEY_MISMATCH.replace(" ", "").lower()
-    return any(text and wanted in text.replace(" ", "").lower() for text in texts)
-
-
-class _Scrubber:
-    """Removes secrets (token, key, identifying query values) from text shown to callers."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        # Longest first, so a secret containing another is removed whole.
-        self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def __call__(self, text: str | None) -> str | None:
-        if text is None:
-            return None
-        for secret in self._secrets:
-            text = text.replace(secret, _SCRUBBED)
-        return text
-
-
-class EnphaseClient:
+class EnphaseClient(EnphaseTransport):
     """Enphase Monitoring API v4 client: one method per endpoint, typed models and errors.
 
     The session is the caller's; the client never closes it. Every request, successful or
@@ -144,34 +75,6 @@ class EnphaseClient:
         for system in await client.all_systems():
             summary = await client.summary(system.system_id)
     """
-
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        token_provider: TokenProvider,
-        api_key: str,
-        *,
-        base_url: str | None = None,
-        on_request: RequestCallback | None = None,
-        timeout: float = 30.0,
-        now: Callable[[], float] | None = None,
-    ) -> None:
-        """Set up the client; `base_url` None means $ENPHASE_ENLIGHTEN_API_URL or Enphase's."""
-        self._session = session
-        self._token_provider = token_provider
-        self._api_key = api_key
-        self._base_url = (base_url or base_url_from_env()).rstrip("/")
-        self._on_request = on_request
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        # Looked up at call time, not bound at import, so a patched clock (tests) applies.
-        self._now: Callable[[], float] = now or (lambda: time.time())
-
-    @property
-    def base_url(self) -> str:
-        """The base URL requests go to (without /api/v4)."""
-        return self._base_url
-
-    # -- systems ---------------------------------------------------------------------------
 
     async def systems(
         self, *, page: int = 1, size: int = 10, sort_by: str | None = None
@@ -301,7 +204,7 @@ class EnphaseClient:
         )
 
         def parse(body: Any) -> int:
-            system_id = _as_int(body.get("system_id")) if isinstance(body, Mapping) else None
+            system_id = as_int(body.get("system_id")) if isinstance(body, Mapping) else None
             if system_id is None:
                 raise EnphaseResponseError(
                     "Malformed response from the Enphase API: no system_id for the gateway"
@@ -309,8 +212,6 @@ class EnphaseClient:
             return system_id
 
         return parse(data)
-
-    # -- events and alarms -----------------------------------------------------------------
 
     async def events(
         self, system_id: int, start: datetime, end: datetime | None = None
@@ -394,8 +295,6 @@ class EnphaseClient:
             windows.append((window_start, min(window_start + step, last)))
         return windows
 
-    # -- event types and microinverters ----------------------------------------------------
-
     async def event_types(self, event_type_id: int | None = None) -> list[EventType]:
         """Fetch every event type, or only `event_type_id` (GET /systems/event_types)."""
         data = await self._request(
@@ -446,86 +345,6 @@ class EnphaseClient:
                 break
         return list(merged.values())
 
-    # -- plumbing --------------------------------------------------------------------------
-
-    async def _request(
-        self,
-        endpoint: str,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-    ) -> Any:
-        """Make one request, report it, and return the decoded JSON body or raise."""
-        token = await self._token_provider()
-        query = {key: str(value) for key, value in (params or {}).items() if value is not None}
-        scrub = _Scrubber(
-            [
-                token,
-                self._api_key,
-                *(value for value in query.values() if len(value) >= _MIN_SCRUBBED_LENGTH),
-            ]
-        )
-        headers = {
-            "Authorization": f"Bearer {token}",
-            "key": self._api_key,
-            "Accept": "application/json",
-        }
-        url = f"{self._base_url}{API_PREFIX}{path}"
-        status: int | None = None
-        started_at = self._now()
-        started = time.monotonic()
-        try:
-            async with self._session.request(
-                method,
-                url,
-                params=query or None,
-                json=json_body,
-                headers=headers,
-                timeout=self._timeout,
-            ) as response:
-                status = response.status
-                body = await response.read()
-        except TimeoutError as err:
-            raise EnphaseConnectionError(
-                f"Timed out waiting for the Enphase API ({endpoint})"
-            ) from err
-        except aiohttp.ClientError as err:
-            raise EnphaseConnectionError(
-                f"Cannot reach the Enphase API ({endpoint}: {type(err).__name__})"
-            ) from err
-        finally:
-            # Also on cancellation: the request may have reached Enphase and count there.
-            self._report(
-                RequestRecord(
-                    endpoint=endpoint,
-                    method=method,
-                    status=status,
-                    started_at=started_at,
-                    duration=time.monotonic() - started,
-                )
-            )
-        _LOGGER.debug("Enphase %s %s: HTTP %s", method, endpoint, status)
-        if 200 <= status < 300:
-            try:
-                return json.loads(body.decode("utf-8"))
-            except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
-                raise EnphaseResponseError(
-                    f"Malformed response from the Enphase API ({endpoint}): body is not JSON",
-                    status=status,
-                ) from err
-        raise _error_for(endpoint, status, body, scrub)
-
-    def _report(self, record: RequestRecord) -> None:
-        if self._on_request is None:
-            return
-        try:
-            self._on_request(record)
-        except Exception:
-            # Counting must never turn a good response into a failure.
-            _LOGGER.exception("Enphase request callback failed")
-
 
 def _merge_envoy(
     existing: EnvoyInvertersSummary | None,
@@ -548,43 +367,6 @@ def _merge_envoy(
         micro_inverters=micros,
         raw=raw,
     )
-
-
-def _error_for(
-    endpoint: str, status: int, body: bytes, scrub: Callable[[str | None], str | None]
-) -> EnphaseError:
-    """Turn a non-2xx response into the typed error a caller can act on."""
-    try:
-        decoded: Any = json.loads(body.decode("utf-8"))
-    except ValueError:
-        decoded = None
-    data: Mapping[str, Any] = decoded if isinstance(decoded, Mapping) else {}
-    message = scrub(_text(data.get("message")))
-    details = scrub(_text(data.get("details")))
-    fields: dict[str, Any] = {"status": status, "message": message, "details": details}
-    where = f" ({endpoint})"
-    if status == 401:
-        if _is_key_mismatch(message, details):
-            return EnphaseApiKeyMismatchError(**fields)
-        return EnphaseAuthError(**fields)
-    if status == 403:
-        return EnphaseForbiddenError(**fields)
-    if status == 404:
-        return EnphaseNotFoundError(**fields)
-    if status == 429:
-        period = _text(data.get("period"))
-        return EnphaseRateLimitError(
-            **fields,
-            period=period.lower() if period else None,
-            period_start=_as_datetime(data.get("period_start")),
-            period_end=_as_datetime(data.get("period_end")),
-            limit=_as_int(data.get("limit")),
-        )
-    if status >= 500:
-        return EnphaseServerError(**fields)
-    if 400 <= status < 500:
-        return EnphaseInvalidRequestError(**fields)
-    return EnphaseResponseError(f"Unexpected HTTP {status} from the Enphase API{where}", **fields)
 
 
 __all__ = [

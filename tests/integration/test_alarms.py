@@ -12,17 +12,15 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.enphase_enlighten.alarms import ALARM_MEMORIES
 from custom_components.enphase_enlighten.const import (
     CONF_PLAN,
     CONF_REQUESTS_PER_MINUTE,
     CONF_REQUESTS_PER_MONTH,
     DOMAIN,
 )
-from custom_components.enphase_enlighten.coordinator import (
-    ALARM_MEMORIES,
-    PLANNERS,
-    EnphaseAlarmsCoordinator,
-)
+from custom_components.enphase_enlighten.coordinator import EnphaseAlarmsCoordinator
+from custom_components.enphase_enlighten.entry_budget import PLANNERS
 from simulator.model import SimSystem
 
 from .conftest import API_KEY, setup_entry

@@ -18,12 +18,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.enphase_enlighten.api import RequestRecord
 from custom_components.enphase_enlighten.budget import PlanLimits, storage_key
 from custom_components.enphase_enlighten.const import CONF_SYSTEMS, DOMAIN
-from custom_components.enphase_enlighten.coordinator import (
-    EVENT_TYPES_STORAGE_KEY,
-    PLANNERS,
-    format_duration,
-    plan_limits,
-)
+from custom_components.enphase_enlighten.coordinator import EVENT_TYPES_STORAGE_KEY
+from custom_components.enphase_enlighten.entry_budget import PLANNERS
+from custom_components.enphase_enlighten.messages import format_duration
+from custom_components.enphase_enlighten.options import plan_limits
 
 from .conftest import API_KEY, entry_data, setup_entry
 from .test_coordinator import advance

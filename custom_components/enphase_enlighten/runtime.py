@@ -1,0 +1,345 @@
+"""Builds and holds a loaded entry's client, planner, scheduler and coordinators."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.config_entry_oauth2_flow import (
+    ImplementationUnavailableError,
+    OAuth2Session,
+    async_get_config_entry_implementation,
+)
+from homeassistant.helpers.update_coordinator import UpdateFailed
+from homeassistant.util import dt as dt_util
+
+from .api import EnphaseClient, RequestRecord, System
+from .auth import EnphaseAuth
+from .budget import SystemProfile
+from .const import (
+    CONF_API_KEY,
+    CONF_RESERVE_MANUAL,
+    CONF_RESERVE_OTHER,
+    CONF_SYSTEMS,
+    DOMAIN,
+)
+from .coordinator import (
+    EnphaseAlarmsCoordinator,
+    EnphaseDevicesCoordinator,
+    EnphaseEventTypesCoordinator,
+    EnphaseInvertersCoordinator,
+    EnphaseSummaryCoordinator,
+    EnphaseSystemCoordinator,
+    EnphaseSystemsCoordinator,
+)
+from .devices import (
+    budget_device_identifier,
+    register_system_devices,
+    remove_system_device,
+    system_identifier,
+)
+from .entry_budget import EntryBudget, planner_registry
+from .messages import format_time
+from .options import plan_limits, plan_reserve
+from .scheduler import EnphaseScheduler
+
+# Microinverter sensors: the inverters summary is fetched only while one of them is enabled.
+MICRO_SENSOR_KEYS = ("micro_power", "micro_lifetime_energy")
+
+
+@dataclass
+class RequestStats:
+    """Counts the requests the client reports, for diagnostics."""
+
+    total: int = 0
+    by_endpoint: Counter[str] = field(default_factory=Counter)
+    by_status: Counter[str] = field(default_factory=Counter)
+    last: list[RequestRecord] = field(default_factory=list)
+
+    @callback
+    def record(self, record: RequestRecord) -> None:
+        """Count one request (the client's on_request callback)."""
+        self.total += 1
+        self.by_endpoint[record.endpoint] += 1
+        self.by_status[str(record.status) if record.status is not None else "no_response"] += 1
+        self.last = [*self.last[-19:], record]
+
+
+@dataclass
+class EnphaseSystemData:
+    """The coordinators of one system."""
+
+    system_id: int
+    summary: EnphaseSummaryCoordinator
+    devices: EnphaseDevicesCoordinator
+    alarms: EnphaseAlarmsCoordinator
+    inverters: EnphaseInvertersCoordinator
+
+    @property
+    def coordinators(self) -> tuple[EnphaseSystemCoordinator[Any], ...]:
+        """Return every coordinator of the system."""
+        return (self.summary, self.devices, self.alarms, self.inverters)
+
+
+@dataclass
+class EnphaseRuntimeData:
+    """Everything a loaded entry needs, stored in entry.runtime_data."""
+
+    client: EnphaseClient
+    auth: EnphaseAuth
+    stats: RequestStats
+    budget: EntryBudget
+    scheduler: EnphaseScheduler
+    systems: EnphaseSystemsCoordinator
+    event_types: EnphaseEventTypesCoordinator
+    system_data: dict[int, EnphaseSystemData] = field(default_factory=dict)
+
+
+type EnphaseConfigEntry = ConfigEntry[EnphaseRuntimeData]
+
+
+def build_system_data(
+    hass: HomeAssistant,
+    entry: EnphaseConfigEntry,
+    runtime: EnphaseRuntimeData,
+    system_id: int,
+) -> EnphaseSystemData:
+    """Create the coordinators of one system."""
+    args = (hass, entry, runtime.client, runtime.auth, runtime.budget, system_id)
+    devices = EnphaseDevicesCoordinator(*args, what="devices")
+    inverters = EnphaseInvertersCoordinator(*args, what="inverters")
+    # A microinverter in the inverters summary is not stale even if the inventory
+    # (fetched at another time) does not list it.
+    devices.other_serials = lambda: set(inverters.data or ())
+    return EnphaseSystemData(
+        system_id=system_id,
+        summary=EnphaseSummaryCoordinator(*args, what="summary"),
+        devices=devices,
+        alarms=EnphaseAlarmsCoordinator(*args, what="alarms"),
+        inverters=inverters,
+    )
+
+
+def wants_inverters(hass: HomeAssistant, entry: ConfigEntry[Any], system_id: int) -> bool:
+    """Whether a system's microinverter sensors are in use (or not created yet)."""
+    entities = er.async_get(hass)
+    devices = dr.async_get(hass)
+    system_device = devices.async_get_device(identifiers={system_identifier(system_id)})
+    found = False
+    for entity in er.async_entries_for_config_entry(entities, entry.entry_id):
+        if not entity.unique_id.endswith(MICRO_SENSOR_KEYS) or entity.device_id is None:
+            continue
+        device = devices.async_get(entity.device_id)
+        if device is None or system_device is None or device.via_device_id != system_device.id:
+            continue
+        found = True
+        if entity.disabled_by is None:
+            return True
+    return not found
+
+
+def system_profile(
+    hass: HomeAssistant, entry: ConfigEntry[Any], system_id: int, system: System | None
+) -> SystemProfile:
+    """Describe a system to the planner: its time zone, sun, gateway link and battery."""
+    timezone = system.timezone if system is not None else None
+    connection = (system.connection_type or "").lower() if system is not None else ""
+    # Home Assistant's location is the system's only when they share a time zone.
+    here = timezone is not None and timezone == hass.config.time_zone
+    battery = er.async_get(hass).async_get_entity_id(
+        "sensor", DOMAIN, f"{system_id}_battery_capacity"
+    )
+    return SystemProfile(
+        system_id,
+        timezone=timezone,
+        latitude=hass.config.latitude if here else None,
+        longitude=hass.config.longitude if here else None,
+        has_battery=battery is not None,
+        cellular="cell" in connection,
+        inverters=wants_inverters(hass, entry, system_id),
+    )
+
+
+@callback
+def update_planner_systems(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
+    """Tell the planner which systems the entry polls, as they are now."""
+    runtime = entry.runtime_data
+    systems = runtime.systems.data or {}
+    profiles = [
+        system_profile(hass, entry, system_id, systems.get(system_id))
+        for system_id in runtime.system_data
+    ]
+    runtime.budget.planner.set_systems(entry.entry_id, profiles)
+    runtime.budget.systems = tuple(sorted(runtime.system_data))
+
+
+async def _async_auth(hass: HomeAssistant, entry: EnphaseConfigEntry) -> EnphaseAuth:
+    """Return the entry's token supply, with a valid access token already in hand."""
+    try:
+        implementation = await async_get_config_entry_implementation(hass, entry)
+    except (ImplementationUnavailableError, ValueError) as err:
+        # Home Assistant 2026.2 raises ValueError when the credentials are gone; later
+        # versions raise ImplementationUnavailableError.
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN, translation_key="oauth2_implementation_unavailable"
+        ) from err
+    auth = EnphaseAuth(hass, OAuth2Session(hass, entry, implementation))
+    try:
+        # A rejected refresh token raises ConfigEntryAuthFailed (reauth) from here as is.
+        await auth.async_get_access_token()
+    except UpdateFailed as err:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN, translation_key="token_refresh_failed"
+        ) from err
+    return auth
+
+
+async def async_setup_runtime(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
+    """Build the entry's runtime data, fetch the systems and run the first due fetches.
+
+    Raises ConfigEntryNotReady while the token, the plan's limits or Enphase stand in the
+    way, ConfigEntryAuthFailed when the refresh token is refused.
+    """
+    auth = await _async_auth(hass, entry)
+    stats = RequestStats()
+    registry = planner_registry(hass)
+    api_key = entry.data[CONF_API_KEY]
+    # Entries with the same API key share one planner: the quota is the application's.
+    limits = plan_limits(entry)
+    planner = await registry.async_acquire(
+        api_key, entry.entry_id, limits, reserve=plan_reserve(entry, limits)
+    )
+    entry.async_on_unload(partial(registry.async_release, api_key, entry.entry_id))
+    budget = EntryBudget(hass, entry, planner)
+
+    @callback
+    def _on_request(record: RequestRecord) -> None:
+        stats.record(record)
+        planner.record_request(record)
+
+    client = EnphaseClient(
+        async_get_clientsession(hass),
+        auth.async_get_access_token,
+        api_key,
+        on_request=_on_request,
+        # Home Assistant's clock, so the client and the coordinators agree on "now".
+        now=lambda: dt_util.utcnow().timestamp(),
+    )
+    scheduler = EnphaseScheduler(hass, entry, budget)
+    entry.async_on_unload(scheduler.async_stop)
+    systems = EnphaseSystemsCoordinator(hass, entry, client, auth, budget)
+    event_types = EnphaseEventTypesCoordinator(hass, entry, client, auth, budget)
+    runtime = EnphaseRuntimeData(
+        client=client,
+        auth=auth,
+        stats=stats,
+        budget=budget,
+        scheduler=scheduler,
+        systems=systems,
+        event_types=event_types,
+    )
+    now = dt_util.utcnow()
+    if not (decision := planner.can_refresh(now, 1)):
+        # Enphase said stop (a 429), or this minute's requests are spent (a reload right
+        # after a setup): asking now would only earn a 429.
+        budget.async_update_issues(now)
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="rate_limited_until",
+            translation_placeholders={"retry_at": format_time(decision.retry_at or now)},
+        )
+    await systems.async_config_entry_first_refresh()
+    # Counted and saved even if the setup stops here.
+    await budget.async_changed()
+    if systems.data is None:
+        # Rate limited before the first answer: nothing is known about the systems yet.
+        raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="rate_limited")
+
+    for system_id in systems.data:
+        runtime.system_data[system_id] = build_system_data(hass, entry, runtime, system_id)
+    entry.runtime_data = runtime
+    update_planner_systems(hass, entry)
+    await _async_start(hass, entry)
+
+
+async def _async_start(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
+    """Run the first fetches, create the system devices, follow system and option changes."""
+    runtime = entry.runtime_data
+    scheduler, systems, event_types = runtime.scheduler, runtime.systems, runtime.event_types
+    # Only the systems gate the setup. What the entities need is fetched in the first run,
+    # as far as the per-minute limit allows; a failure there leaves those entities
+    # unavailable until their next fetch instead of retrying the whole setup, which would
+    # spend the quota again on what already succeeded. Event types saved by an earlier
+    # run are used as they are until the planner says they are due.
+    scheduler.add(systems, first_fetch=False)
+    scheduler.add(event_types, first_fetch=not await event_types.async_load_cached())
+    for system_id, data in runtime.system_data.items():
+        scheduler.add(data.summary)
+        scheduler.add(data.devices)
+        scheduler.add(data.alarms)
+        # Microinverter data only while one of its sensors is enabled (the planner
+        # schedules it on the same condition); the first setup has none yet.
+        scheduler.add(data.inverters, first_fetch=wants_inverters(hass, entry, system_id))
+    await scheduler.async_run()
+    register_system_devices(hass, entry, runtime.system_data, systems.data)
+    entry.async_on_unload(systems.async_add_listener(lambda: _on_systems_update(hass, entry)))
+    reloading_options = (CONF_SYSTEMS, CONF_RESERVE_OTHER, CONF_RESERVE_MANUAL)
+    selection = [entry.options.get(option) for option in reloading_options]
+
+    async def _async_entry_updated(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
+        # Token refreshes update the entry too; only new options (systems, reserve) reload.
+        if [entry.options.get(option) for option in reloading_options] != selection:
+            await hass.config_entries.async_reload(entry.entry_id)
+
+    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
+
+
+@callback
+def _on_systems_update(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
+    """Apply renames, drop systems Enphase no longer returns, add ones that came back."""
+    runtime = entry.runtime_data
+    systems = runtime.systems
+    if not systems.last_update_success or systems.data is None:
+        return
+    if set(systems.data) - set(runtime.system_data):
+        # A selected system Enphase did not return at start-up is back: set it up.
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+        return
+    registry = dr.async_get(hass)
+    for system_id, data in list(runtime.system_data.items()):
+        system = systems.data.get(system_id)
+        if system is None:
+            for coordinator in data.coordinators:
+                entry.async_create_task(hass, coordinator.async_shutdown())
+            del runtime.system_data[system_id]
+            runtime.scheduler.remove_system(system_id)
+            remove_system_device(hass, entry, system_id)
+            continue
+        device = registry.async_get_device(identifiers={system_identifier(system_id)})
+        if device is not None and system.name and device.name != system.name:
+            registry.async_update_device(device.id, name=system.name)
+    # Time zones and gateway links may have changed, or systems gone.
+    update_planner_systems(hass, entry)
+
+
+def device_in_use(entry: EnphaseConfigEntry, device: dr.DeviceEntry) -> bool:
+    """Whether a device stands for something the entry still has (not deleted by hand)."""
+    runtime = entry.runtime_data
+    identifiers = {ident for domain, ident in device.identifiers if domain == DOMAIN}
+    if budget_device_identifier(entry)[1] in identifiers:
+        return True
+    for system_id, data in runtime.system_data.items():
+        if str(system_id) in identifiers:
+            return True
+        if data.devices.data is not None and identifiers & set(data.devices.data.by_serial()):
+            return True
+        if data.inverters.data is not None and identifiers & set(data.inverters.data):
+            return True
+    return False
