@@ -445,6 +445,8 @@ class Household:
             ev=self._ev_quarters(day, ends),
             start_stored=start,
         )
+        self._starts[flows.ordinal] = start
+        self._starts[flows.ordinal + 1] = state
         self._flows[flows.ordinal] = flows
         self._flows.move_to_end(flows.ordinal)
         if len(self._flows) > FLOW_CACHE_DAYS:
