@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from .household import Household
 from .solar import INTERVAL, ProductionModel, local_date, local_day_bounds
 
 if TYPE_CHECKING:
@@ -163,6 +164,8 @@ class SimSystem:
             size_w=self.size_w or 1,
             operational_at=int(self.spec["operational_at"]),
         )
+        # Consumption, battery and grid behind the meters (simulator/household.py).
+        self.household = Household(self)
 
     # --- relative scenario times ----------------------------------------------------------
     def anchor(self, at: float | None = None) -> None:

@@ -11,9 +11,12 @@ import uuid
 from aiohttp import web
 
 from .clock import SimClock
+from .errors import SimulatorError
 from .event_types import EVENT_TYPES
 from .model import App, SimSystem, Usage, User, month_bounds
+from .plans import PLAN_ORDER, plan_allows
 from .scenarios import Scenario, load_scenario
+from .truth import TruthMixin
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -77,11 +80,7 @@ class Grant:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class SimulatorError(Exception):
-    """A control request that cannot be honoured (unknown id, bad value...)."""
-
-
-class Simulator:
+class Simulator(TruthMixin):
     """State of one simulated Enphase cloud built from a scenario."""
 
     def __init__(
@@ -143,6 +142,8 @@ class Simulator:
         self.endpoint_latency: dict[str, float] = {}
         self.request_log: list[dict[str, Any]] = []
         self._alarm_seq = 0
+        # Endpoint -> cheapest plan serving it, over plans.py's groups (set_endpoint_plan).
+        self.endpoint_plans: dict[str, str] = {}
 
     # --- helpers for tests ----------------------------------------------------------------
     def anchor(self, at: datetime | float | None = None) -> None:
@@ -367,6 +368,23 @@ class Simulator:
             raise SimulatorError(str(err)) from err
         return app
 
+    def plan_allows(self, app: App, endpoint: str | None) -> bool:
+        """Tell whether ``app``'s plan serves ``endpoint`` (else Enphase answers 403)."""
+        return plan_allows(app.plan, endpoint, self.endpoint_plans)
+
+    def set_endpoint_plan(self, endpoint: str, plan: str | None) -> None:
+        """Serve ``endpoint`` from ``plan`` up (None: back to its Swagger group's plan).
+
+        NOTES.md: one third-party note puts ``telemetry/battery`` on Kilowatt while the
+        Swagger file tags it Consumption Monitoring (Watt); this switch plays either reading.
+        """
+        if plan is None:
+            self.endpoint_plans.pop(endpoint, None)
+            return
+        if plan.lower() not in PLAN_ORDER:
+            raise SimulatorError(f"unknown plan {plan!r}")
+        self.endpoint_plans[endpoint] = plan.lower()
+
     # --- world changes -------------------------------------------------------------------
     def system(self, system_id: int) -> SimSystem:
         """Return the system ``system_id``."""
@@ -399,7 +417,8 @@ class Simulator:
     def update_system(self, system_id: int, changes: dict[str, Any]) -> SimSystem:
         """Change public fields (name, status...) or a simulation knob.
 
-        Knobs: ``reporting`` (bool), ``lifetime_lag`` and ``upload_interval`` (seconds).
+        Knobs: ``reporting`` (bool), ``lifetime_lag`` and ``upload_interval`` (seconds),
+        ``consumption_includes_battery`` (bool, see simulator/household.py).
         """
         system = self.system(system_id)
         for key, value in changes.items():
@@ -409,6 +428,8 @@ class Simulator:
                 system.offline_since = None if value else self.now()
             elif key == "lifetime_lag":
                 system.lifetime_lag = int(value)
+            elif key == "consumption_includes_battery":
+                system.household.consumption_includes_battery = bool(value)
             elif key in {"system_id", "devices", "events", "alarms"}:
                 raise SimulatorError(f"{key} cannot be changed here")
             else:
