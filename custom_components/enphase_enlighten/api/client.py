@@ -7,7 +7,6 @@ module as a subclass of ``EnphaseTransport`` that ``EnphaseClient`` then inherit
 
 from __future__ import annotations
 
-from calendar import monthrange
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 import math
@@ -45,8 +44,8 @@ from .models import (
     SystemsPage,
 )
 from .models.parse import as_int
+from .telemetry import TelemetryTransport, months_before
 from .transport import (
-    EnphaseTransport,
     RequestCallback,
     RequestRecord,
     TokenProvider,
@@ -54,16 +53,7 @@ from .transport import (
 )
 
 
-def _months_before(moment: datetime, months: int) -> datetime:
-    """Go back whole calendar months, clamping the day (31 May - 3 months = 28/29 Feb)."""
-    years_back, month_index = divmod(moment.month - 1 - months, 12)
-    year = moment.year + years_back
-    month = month_index + 1
-    day = min(moment.day, monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
-
-
-class EnphaseClient(EnphaseTransport):
+class EnphaseClient(TelemetryTransport):
     """Enphase Monitoring API v4 client: one method per endpoint, typed models and errors.
 
     The session is the caller's; the client never closes it. Every request, successful or
@@ -280,7 +270,7 @@ class EnphaseClient(EnphaseTransport):
                 f"Event and alarm window ends ({end.isoformat()}) before it starts"
                 f" ({start.isoformat()})"
             )
-        earliest = _months_before(now, MAX_LOOKBACK_MONTHS)
+        earliest = months_before(now, MAX_LOOKBACK_MONTHS)
         if start < earliest:
             raise EnphaseWindowError(
                 f"Event and alarm windows cannot start more than {MAX_LOOKBACK_MONTHS} months"

@@ -10,19 +10,35 @@ from .alarms import Alarm, AlarmEvent, Event, EventType
 from .devices import CellularModem, Device, Devices
 from .inverters import EnvoyInvertersSummary, MicroinverterSummary
 from .systems import Address, Summary, System, SystemsPage
+from .telemetry import (
+    BatteryInterval,
+    BatteryTelemetry,
+    ChannelPower,
+    EnergyInterval,
+    LatestTelemetry,
+    LifetimeSeries,
+    TelemetrySeries,
+)
 
 __all__ = [
     "Address",
     "Alarm",
     "AlarmEvent",
+    "BatteryInterval",
+    "BatteryTelemetry",
     "CellularModem",
+    "ChannelPower",
     "Device",
     "Devices",
+    "EnergyInterval",
     "EnvoyInvertersSummary",
     "Event",
     "EventType",
+    "LatestTelemetry",
+    "LifetimeSeries",
     "MicroinverterSummary",
     "Summary",
     "System",
     "SystemsPage",
+    "TelemetrySeries",
 ]
