@@ -31,9 +31,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "devices",
         "repairs",
         "entry_budget",
+        "statistics",
     ),
     # The coordinator base and one coordinator per kind of data.
-    ("coordinator",),
+    ("coordinator", "energy"),
     # Runs the coordinators when the planner says.
     ("scheduler",),
     # Builds and holds an entry's client, planner, scheduler and coordinators.

@@ -45,6 +45,7 @@ from .devices import (
     remove_system_device,
     system_identifier,
 )
+from .energy import EnphaseEnergyCoordinator
 from .entry_budget import EntryBudget, planner_registry
 from .messages import format_time
 from .options import plan_limits, plan_reserve
@@ -81,11 +82,12 @@ class EnphaseSystemData:
     devices: EnphaseDevicesCoordinator
     alarms: EnphaseAlarmsCoordinator
     inverters: EnphaseInvertersCoordinator
+    energy: EnphaseEnergyCoordinator
 
     @property
     def coordinators(self) -> tuple[EnphaseSystemCoordinator[Any], ...]:
         """Return every coordinator of the system."""
-        return (self.summary, self.devices, self.alarms, self.inverters)
+        return (self.summary, self.devices, self.alarms, self.inverters, self.energy)
 
 
 @dataclass
@@ -118,12 +120,20 @@ def build_system_data(
     # A microinverter in the inverters summary is not stale even if the inventory
     # (fetched at another time) does not list it.
     devices.other_serials = lambda: set(inverters.data or ())
+    summary = EnphaseSummaryCoordinator(*args, what="summary")
+    energy = EnphaseEnergyCoordinator(*args, what="energy")
+    # The hardware decides which channels exist; the statistics carry the system's name.
+    energy.hardware = lambda: (devices.data, summary.data)
+    energy.system_name = lambda: (
+        system.name if (system := (runtime.systems.data or {}).get(system_id)) is not None else None
+    )
     return EnphaseSystemData(
         system_id=system_id,
-        summary=EnphaseSummaryCoordinator(*args, what="summary"),
+        summary=summary,
         devices=devices,
         alarms=EnphaseAlarmsCoordinator(*args, what="alarms"),
         inverters=inverters,
+        energy=energy,
     )
 
 
@@ -164,6 +174,7 @@ def system_profile(
         has_battery=battery is not None,
         cellular="cell" in connection,
         inverters=wants_inverters(hass, entry, system_id),
+        telemetry=True,
     )
 
 
@@ -288,6 +299,10 @@ async def _async_start(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
         # schedules it on the same condition); the first setup has none yet.
         scheduler.add(data.inverters, first_fetch=wants_inverters(hass, entry, system_id))
     await scheduler.async_run()
+    # Telemetry after the first run: the devices it fetched say which channels exist.
+    for data in runtime.system_data.values():
+        scheduler.add(data.energy)
+    entry.async_create_background_task(hass, scheduler.async_run(), f"{DOMAIN} first energy import")
     register_system_devices(hass, entry, runtime.system_data, systems.data)
     entry.async_on_unload(systems.async_add_listener(lambda: _on_systems_update(hass, entry)))
     reloading_options = (CONF_SYSTEMS, CONF_RESERVE_OTHER, CONF_RESERVE_MANUAL)

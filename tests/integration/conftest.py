@@ -36,6 +36,16 @@ CLIENT_SECRET = "sim-client-secret"
 API_KEY = "sim-api-key"
 
 
+@pytest.fixture
+def mock_recorder_before_hass(async_test_recorder: Any) -> None:
+    """Prepare the recorder's database before Home Assistant starts (it is a dependency)."""
+
+
+@pytest.fixture(autouse=True)
+def auto_recorder(recorder_mock: Any) -> None:
+    """Run the real recorder (in memory): the integration imports energy statistics into it."""
+
+
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load the integration from custom_components."""

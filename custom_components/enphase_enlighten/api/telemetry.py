@@ -38,7 +38,7 @@ from .models.telemetry import (
 from .transport import EnphaseTransport
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Callable
 
 
 def months_before(moment: datetime, months: int) -> datetime:
@@ -48,6 +48,14 @@ def months_before(moment: datetime, months: int) -> datetime:
     month = month_index + 1
     day = min(moment.day, monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
+
+
+def calls_needed(start: datetime, end: datetime) -> int:
+    """Return the calls an interval window takes at most: one a day, or one a week."""
+    span = end - start
+    if span <= TELEMETRY_DAY:
+        return 1
+    return math.ceil(span / (TELEMETRY_WEEK - timedelta(hours=1)))
 
 
 class TelemetryTransport(EnphaseTransport):
@@ -60,58 +68,90 @@ class TelemetryTransport(EnphaseTransport):
     """
 
     async def production_micro(
-        self, system_id: int, start: datetime, end: datetime | None = None
+        self,
+        system_id: int,
+        start: datetime,
+        end: datetime | None = None,
+        *,
+        on_call: Callable[[], None] | None = None,
     ) -> TelemetrySeries:
         """Microinverter production, Wh per 5 minutes (``telemetry/production_micro``)."""
         return await self._energy(
             ENDPOINT_PRODUCTION_MICRO, "telemetry/production_micro", "enwh", FIVE_MINUTES,
-            system_id, start, end,
+            system_id, start, end, on_call,
         )  # fmt: skip
 
     async def production_meter(
-        self, system_id: int, start: datetime, end: datetime | None = None
+        self,
+        system_id: int,
+        start: datetime,
+        end: datetime | None = None,
+        *,
+        on_call: Callable[[], None] | None = None,
     ) -> TelemetrySeries:
         """Production meter, Wh per 15 minutes (``telemetry/production_meter``)."""
         return await self._energy(
             ENDPOINT_PRODUCTION_METER, "telemetry/production_meter", "wh_del", QUARTER,
-            system_id, start, end,
+            system_id, start, end, on_call,
         )  # fmt: skip
 
     async def consumption_meter(
-        self, system_id: int, start: datetime, end: datetime | None = None
+        self,
+        system_id: int,
+        start: datetime,
+        end: datetime | None = None,
+        *,
+        on_call: Callable[[], None] | None = None,
     ) -> TelemetrySeries:
         """Consumption meter, Wh per 15 minutes (``telemetry/consumption_meter``)."""
         return await self._energy(
             ENDPOINT_CONSUMPTION_METER, "telemetry/consumption_meter", "enwh", QUARTER,
-            system_id, start, end,
+            system_id, start, end, on_call,
         )  # fmt: skip
 
     async def energy_import(
-        self, system_id: int, start: datetime, end: datetime | None = None
+        self,
+        system_id: int,
+        start: datetime,
+        end: datetime | None = None,
+        *,
+        on_call: Callable[[], None] | None = None,
     ) -> TelemetrySeries:
         """Energy bought from the grid, Wh per 15 minutes (``energy_import_telemetry``)."""
         return await self._energy(
             ENDPOINT_IMPORT_TELEMETRY, "energy_import_telemetry", "wh_imported", QUARTER,
-            system_id, start, end,
+            system_id, start, end, on_call,
         )  # fmt: skip
 
     async def energy_export(
-        self, system_id: int, start: datetime, end: datetime | None = None
+        self,
+        system_id: int,
+        start: datetime,
+        end: datetime | None = None,
+        *,
+        on_call: Callable[[], None] | None = None,
     ) -> TelemetrySeries:
         """Energy sold to the grid, Wh per 15 minutes (``energy_export_telemetry``)."""
         return await self._energy(
             ENDPOINT_EXPORT_TELEMETRY, "energy_export_telemetry", "wh_exported", QUARTER,
-            system_id, start, end,
+            system_id, start, end, on_call,
         )  # fmt: skip
 
     async def battery_telemetry(
-        self, system_id: int, start: datetime, end: datetime | None = None
+        self,
+        system_id: int,
+        start: datetime,
+        end: datetime | None = None,
+        *,
+        on_call: Callable[[], None] | None = None,
     ) -> BatteryTelemetry:
         """Battery charge, discharge and state of charge per 15 minutes (``telemetry/battery``)."""
         path = f"/systems/{int(system_id)}/telemetry/battery"
         result: BatteryTelemetry | None = None
         window_start, window_end = self._telemetry_window(start, end)
-        async for data in self._walk(ENDPOINT_BATTERY_TELEMETRY, path, window_start, window_end):
+        async for data in self._walk(
+            ENDPOINT_BATTERY_TELEMETRY, path, window_start, window_end, on_call
+        ):
             part = BatteryTelemetry.from_dict(data, system_id=system_id)
             result = part if result is None else result.merged(part)
         if result is None:
@@ -212,11 +252,12 @@ class TelemetryTransport(EnphaseTransport):
         system_id: int,
         start: datetime,
         end: datetime | None,
+        on_call: Callable[[], None] | None,
     ) -> TelemetrySeries:
         url = f"/systems/{int(system_id)}/{path}"
         result: TelemetrySeries | None = None
         window_start, window_end = self._telemetry_window(start, end)
-        async for data in self._walk(endpoint, url, window_start, window_end):
+        async for data in self._walk(endpoint, url, window_start, window_end, on_call):
             part = TelemetrySeries.from_dict(
                 data, system_id=system_id, field_name=field_name, seconds=seconds
             )
@@ -243,7 +284,7 @@ class TelemetryTransport(EnphaseTransport):
                 f"Telemetry windows cannot start more than {TELEMETRY_LOOKBACK_MONTHS // 12}"
                 f" years back (start {start.isoformat()} is before {earliest.isoformat()})"
             )
-        calls = math.ceil((end - start) / (TELEMETRY_WEEK - timedelta(hours=1)))
+        calls = calls_needed(start, end)
         if calls > MAX_TELEMETRY_CALLS:
             raise EnphaseWindowError(
                 f"Telemetry window needs {calls} calls, more than {MAX_TELEMETRY_CALLS}"
@@ -251,7 +292,12 @@ class TelemetryTransport(EnphaseTransport):
         return start, end
 
     async def _walk(
-        self, endpoint: str, path: str, start: datetime, end: datetime
+        self,
+        endpoint: str,
+        path: str,
+        start: datetime,
+        end: datetime,
+        on_call: Callable[[], None] | None = None,
     ) -> AsyncIterator[Any]:
         """Yield each call's body, a day or a week per call, until ``end`` is covered."""
         cursor = math.floor(start.timestamp())
@@ -259,6 +305,8 @@ class TelemetryTransport(EnphaseTransport):
         for _ in range(MAX_TELEMETRY_CALLS):
             remaining = last - cursor
             day = remaining <= TELEMETRY_DAY.total_seconds()
+            if on_call is not None:
+                on_call()
             data = await self._request(
                 endpoint,
                 "GET",

@@ -112,6 +112,8 @@ class SystemProfile:
     cellular: bool = False
     # Per-microinverter data (inverters_summary) is fetched only when something uses it.
     inverters: bool = False
+    # Telemetry for the energy statistics is fetched only when a coordinator imports it.
+    telemetry: bool = False
     # An injected source wins (e.g. Home Assistant's sun for the home's own system).
     daylight: DaylightProvider | None = None
 

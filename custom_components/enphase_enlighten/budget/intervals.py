@@ -18,8 +18,11 @@ from .limits import (
     MAX_ALARM_INTERVAL,
     MAX_INVENTORY_INTERVAL,
     MAX_SUMMARY_INTERVAL,
+    MAX_TELEMETRY_INTERVAL,
     MIN_ALARM_INTERVAL,
+    MIN_TELEMETRY_INTERVAL,
     NIGHT_INTERVAL,
+    TELEMETRY_SHARE,
     TIMEZONE_MARGIN,
     UPLOAD_INTERVAL,
     FreshnessVerdict,
@@ -146,10 +149,36 @@ class IntervalPlanner(RequestCounter):
     def _systems_key(self) -> tuple[Any, ...]:
         return tuple(
             sorted(
-                (owner, tuple((i, self._systems[i].profile.inverters) for i in ids))
+                (
+                    owner,
+                    tuple(
+                        (i, self._systems[i].profile.inverters, self._systems[i].profile.telemetry)
+                        for i in ids
+                    ),
+                )
                 for owner, ids in self._owners.items()
             )
         )
+
+    def _telemetry_requests(self) -> float:
+        """Return the requests one round of telemetry fetches makes, every system that wants them."""
+        return sum(
+            self._costs.get(Task(TaskKind.TELEMETRY, owner, system_id).key, 1)
+            for owner, ids in self._owners.items()
+            for system_id in ids
+            if self._systems[system_id].profile.telemetry
+        )
+
+    def telemetry_interval(self, now: datetime) -> timedelta:
+        """Return the planned time between telemetry fetches of one system.
+
+        Telemetry gets a fixed share of the month (what a round costs decides how often it
+        fits), so live values keep most of the budget.
+        """
+        start, end = quota_month(now)
+        share = max(1.0, self._month_plannable() * TELEMETRY_SHARE)
+        needed = (end - start) * max(1.0, self._telemetry_requests()) / share
+        return min(MAX_TELEMETRY_INTERVAL, max(MIN_TELEMETRY_INTERVAL, needed))
 
     def inventory_interval(self, now: datetime) -> timedelta:
         """Return the planned time between device inventory (and systems list) polls."""
@@ -170,7 +199,14 @@ class IntervalPlanner(RequestCounter):
         alarms = alarm_requests * (span / self.alarm_interval(now))
         inverters = self._inverter_systems() * (span / self.inverters_interval(now))
         inventory = (len(self._systems) + len(self._owners)) * (span / self.inventory_interval(now))
-        return alarms + inverters + inventory + len(self._owners) * (span / EVENT_TYPES_INTERVAL)
+        telemetry = self._telemetry_requests() * (span / self.telemetry_interval(now))
+        return (
+            alarms
+            + inverters
+            + inventory
+            + telemetry
+            + len(self._owners) * (span / EVENT_TYPES_INTERVAL)
+        )
 
     def _summary_cost(
         self, interval: float, spans: Sequence[tuple[SummaryState, float, float]]

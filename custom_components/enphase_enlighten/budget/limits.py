@@ -31,6 +31,10 @@ EVENT_TYPES_INTERVAL = timedelta(days=30)
 MIN_ALARM_INTERVAL = timedelta(minutes=15)
 MAX_ALARM_INTERVAL = timedelta(days=1)
 # Shares of the automatic budget. Summaries are what a user looks at, so they get the rest.
+# Telemetry (hourly energy statistics): its share of the month, and its interval's bounds.
+TELEMETRY_SHARE = 0.15
+MIN_TELEMETRY_INTERVAL = timedelta(hours=1)
+MAX_TELEMETRY_INTERVAL = timedelta(days=1)
 ALARM_SHARE = 0.04
 INVENTORY_SHARE = 0.05
 INVERTERS_SHARE = 0.04

@@ -115,6 +115,10 @@ class RequestPlanner(IntervalPlanner):
         if task.kind != TaskKind.SUMMARY:
             self._dirty = True
 
+    def request_soon(self, task: Task) -> None:
+        """Run a periodic task again at the next chance (a telemetry catch-up not finished)."""
+        self._urgent.add(task.key)
+
     def record_failure(self, task: Task, now: datetime) -> None:
         """Note that a task failed (not a 429): retry later, not at once."""
         last = self._last_done.get(task.key)
@@ -215,6 +219,14 @@ class RequestPlanner(IntervalPlanner):
                             Task(TaskKind.INVERTERS, task_owner, system_id),
                             now,
                             self.inverters_interval(now),
+                        )
+                    )
+                if state.profile.telemetry:
+                    tasks.append(
+                        self._periodic(
+                            Task(TaskKind.TELEMETRY, task_owner, system_id),
+                            now,
+                            self.telemetry_interval(now),
                         )
                     )
             tasks.append(

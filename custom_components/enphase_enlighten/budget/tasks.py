@@ -19,6 +19,8 @@ class TaskKind(StrEnum):
     DEVICES = "devices"
     SYSTEMS = "systems"
     EVENT_TYPES = "event_types"
+    # Interval energy for the long-term statistics: exact, but not urgent (a few a day).
+    TELEMETRY = "telemetry"
 
 
 PRIORITY = {kind: index for index, kind in enumerate(TaskKind)}
