@@ -1,0 +1,329 @@
+"""Energy statistics in the real recorder equal the simulator's ground truth, hour by hour."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.components.recorder.statistics import (
+    list_statistic_ids,
+    statistics_during_period,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.recorder import get_instance
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+from pytest_homeassistant_custom_component.components.recorder.common import (
+    async_wait_recording_done,
+)
+
+from custom_components.enphase_enlighten.const import DOMAIN
+from custom_components.enphase_enlighten.statistics import (
+    CHANNELS,
+    async_import_hours,
+    statistic_id,
+)
+
+from .conftest import setup_entry
+
+if TYPE_CHECKING:
+    from simulator import Simulator
+
+DEMO = 701644354
+SMALL = 698910067
+
+
+async def _rows(hass: HomeAssistant, stat_id: str) -> dict[datetime, float]:
+    await async_wait_recording_done(hass)
+    result = await get_instance(hass).async_add_executor_job(
+        statistics_during_period,
+        hass,
+        datetime(2020, 1, 1, tzinfo=UTC),
+        None,
+        {stat_id},
+        "hour",
+        None,
+        {"sum"},
+    )
+    return {
+        datetime.fromtimestamp(row["start"], UTC): float(row["sum"])
+        for row in result.get(stat_id, [])
+    }
+
+
+def _hourly(rows: dict[datetime, float]) -> dict[datetime, int]:
+    """Each hour's Wh: its sum less the hour before's (the first hour: its sum)."""
+    hours = sorted(rows)
+    result = {}
+    previous = 0.0
+    for hour in hours:
+        result[hour] = round(rows[hour] - previous)
+        previous = rows[hour]
+    return result
+
+
+async def _assert_truth(
+    hass: HomeAssistant,
+    sim: Simulator,
+    system_id: int,
+    channels: list[str],
+    *,
+    first: datetime,
+    lag: timedelta,
+) -> None:
+    """Every channel: contiguous hours from ``first``, each equal to the truth, up to the lag."""
+    now = sim.clock.now()
+    for channel in channels:
+        rows = await _rows(hass, statistic_id(system_id, channel))
+        assert rows, f"no statistics for {channel}"
+        hours = sorted(rows)
+        assert hours[0] == first, channel
+        # No hole: every hour between the first and the last is there.
+        assert len(hours) == (hours[-1] - hours[0]) / timedelta(hours=1) + 1, channel
+        assert hours[-1] + timedelta(hours=1) >= now - lag, f"{channel} lags behind"
+        truth = sim.hourly_truth(system_id, channel, first, hours[-1] + timedelta(hours=1))
+        assert _hourly(rows) == truth, channel
+        assert sum(truth.values()) > 0, f"{channel} is all zeros: nothing tested"
+
+
+async def _first_import(
+    hass: HomeAssistant, entry: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """Let the scheduler run the first import, once the first fetches leave the minute room."""
+    for _ in range(3):
+        freezer.tick(timedelta(seconds=61))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+
+
+async def _import(entry: MockConfigEntry, system_id: int) -> Any:
+    energy = entry.runtime_data.system_data[system_id].energy
+    await energy.async_refresh()
+    return energy.data
+
+
+@pytest.mark.parametrize("sim_scenario", ["demo_home"])
+async def test_first_setup_backfills_the_month_in_passes(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Set up on the 10th: the month so far arrives within the minute limit, then stays exact."""
+    freezer.move_to("2026-06-10T20:00:00+00:00")
+    await setup_entry(hass, config_entry)
+    await _first_import(hass, config_entry, freezer)
+    data = config_entry.runtime_data.system_data[DEMO].energy.data
+    assert data is not None
+    assert set(data.channels) == set(CHANNELS)
+    # Nine days of five endpoints do not fit in one minute of the Watt plan (10 requests).
+    assert data.requests <= 9
+    assert data.behind
+    for _ in range(4):
+        freezer.tick(timedelta(minutes=1))
+        data = await _import(config_entry, DEMO)
+        if not data.behind:
+            break
+    assert not data.behind
+    # June 1st, local midnight in Home Assistant's time zone (US/Pacific: 07:00 UTC).
+    await _assert_truth(
+        hass,
+        sim,
+        DEMO,
+        list(CHANNELS),
+        first=datetime(2026, 6, 1, 7, tzinfo=UTC),
+        lag=timedelta(hours=2),
+    )
+    ids = {
+        item["statistic_id"]: item
+        for item in await get_instance(hass).async_add_executor_job(
+            list_statistic_ids, hass, None, "sum"
+        )
+    }
+    meta = ids[statistic_id(DEMO, "grid_import")]
+    assert meta["source"] == DOMAIN
+    assert meta["unit_class"] == "energy"
+    assert meta["statistics_unit_of_measurement"] == "Wh"
+
+
+@pytest.mark.parametrize("sim_scenario", ["demo_home"])
+async def test_week_with_restarts_gap_midnight_and_dst(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """28 Oct to 4 Nov 2026: imports every 5 hours, two restarts, HA off two days, DST ends.
+
+    Every hour imported equals the truth, none twice, none missing, whatever happened.
+    """
+    freezer.move_to("2026-10-28T19:00:00+00:00")
+    await setup_entry(hass, config_entry)
+    await _first_import(hass, config_entry, freezer)
+    for _ in range(4):
+        freezer.tick(timedelta(minutes=1))
+        if not (await _import(config_entry, DEMO)).behind:
+            break
+    end = datetime(2026, 11, 4, 19, tzinfo=UTC)
+    step = 0
+    while sim.clock.now() < end:
+        step += 1
+        freezer.tick(timedelta(hours=5))
+        if step in (3, 9):
+            # A restart: everything the integration knew in memory is gone.
+            await hass.config_entries.async_reload(config_entry.entry_id)
+            await hass.async_block_till_done()
+        if step == 5:
+            # Home Assistant off for two days (over DST's end on 1 November).
+            await hass.config_entries.async_unload(config_entry.entry_id)
+            await hass.async_block_till_done()
+            freezer.tick(timedelta(days=2))
+            await hass.config_entries.async_setup(config_entry.entry_id)
+            await hass.async_block_till_done()
+        data = await _import(config_entry, DEMO)
+        assert not data.behind
+    # 1 October, local midnight (PDT: 07:00 UTC).
+    await _assert_truth(
+        hass,
+        sim,
+        DEMO,
+        list(CHANNELS),
+        first=datetime(2026, 10, 1, 7, tzinfo=UTC),
+        lag=timedelta(hours=2),
+    )
+    # The same fetch again writes nothing: no hour counted twice.
+    freezer.tick(timedelta(minutes=1))
+    data = await _import(config_entry, DEMO)
+    assert data.hours_written == 0
+
+
+@pytest.mark.parametrize("sim_scenario", ["battery_ev_home"])
+async def test_hours_not_uploaded_yet_wait_and_are_filled_in(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A cellular gateway uploads every 6 hours: zeros after its upload are not imported."""
+    freezer.move_to("2026-06-02T20:00:00+00:00")
+    await setup_entry(hass, config_entry)
+    await _first_import(hass, config_entry, freezer)
+    energy = config_entry.runtime_data.system_data[DEMO].energy
+    await _assert_truth(
+        hass, sim, DEMO, ["production"], first=datetime(2026, 6, 1, 7, tzinfo=UTC),
+        lag=timedelta(hours=7),
+    )  # fmt: skip
+    before = energy.data.imported_until["production"]
+    last_upload = sim.system(DEMO).last_upload(sim.now())
+    assert before <= datetime.fromtimestamp(last_upload, UTC)
+    freezer.tick(timedelta(hours=7))
+    await energy.async_refresh()
+    assert energy.data.imported_until["production"] > before
+    await _assert_truth(
+        hass, sim, DEMO, ["production", "battery_charge"],
+        first=datetime(2026, 6, 1, 7, tzinfo=UTC), lag=timedelta(hours=7),
+    )  # fmt: skip
+
+
+async def test_no_meter_no_battery_only_production(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Sunny Cottage has meters but no battery: no battery statistics, the rest exact."""
+    freezer.move_to("2026-06-03T20:00:00+00:00")
+    await setup_entry(hass, config_entry)
+    await _first_import(hass, config_entry, freezer)
+    data = config_entry.runtime_data.system_data[SMALL].energy.data
+    assert set(data.channels) == {"production", "consumption", "grid_import", "grid_export"}
+    assert await _rows(hass, statistic_id(SMALL, "battery_charge")) == {}
+    await _assert_truth(
+        hass, sim, SMALL, ["production", "consumption", "grid_import", "grid_export"],
+        first=datetime(2026, 6, 1, 7, tzinfo=UTC), lag=timedelta(hours=2),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("sim_scenario", ["demo_home"])
+async def test_refused_endpoint_switched_off_with_repair(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Battery telemetry on Kilowatt only: refused once, a repair names the plan, never retried."""
+    sim.set_endpoint_plan("telemetry_battery", "kilowatt")
+    freezer.move_to("2026-06-02T20:00:00+00:00")
+    await setup_entry(hass, config_entry)
+    await _first_import(hass, config_entry, freezer)
+    issues = [
+        issue
+        for (domain, _), issue in ir.async_get(hass).issues.items()
+        if domain == DOMAIN and issue.translation_key == "telemetry_refused"
+    ]
+    assert len(issues) == 1
+    assert issues[0].translation_placeholders["needed"] == "Kilowatt"
+    assert "battery" in issues[0].translation_placeholders["channels"]
+
+    def battery_calls() -> int:
+        return sum(1 for r in sim.request_log if r["endpoint"] == "telemetry_battery")
+
+    calls = battery_calls()
+    assert calls == 1
+    for _ in range(3):
+        freezer.tick(timedelta(hours=5))
+        await _import(config_entry, DEMO)
+    await hass.config_entries.async_reload(config_entry.entry_id)
+    await hass.async_block_till_done()
+    freezer.tick(timedelta(hours=5))
+    data = await _import(config_entry, DEMO)
+    assert battery_calls() == calls, "a refused endpoint was asked again"
+    assert "battery_charge" not in data.channels
+    await _assert_truth(
+        hass, sim, DEMO, ["production", "grid_export"],
+        first=datetime(2026, 6, 1, 7, tzinfo=UTC), lag=timedelta(hours=2),
+    )  # fmt: skip
+
+
+async def test_import_hours_rewrites_changed_hours_and_shifts_later_sums(
+    hass: HomeAssistant,
+) -> None:
+    """Same hours again: nothing written; a corrected hour: it and later sums move; history."""
+    h = [datetime(2026, 6, 1, 10, tzinfo=UTC) + timedelta(hours=i) for i in range(6)]
+    stat = statistic_id(1, "consumption")
+
+    async def write(hours: dict[datetime, int]) -> int:
+        written = await async_import_hours(hass, 1, "consumption", hours, "Home consumption")
+        await async_wait_recording_done(hass)
+        return written
+
+    assert await write({h[2]: 100, h[3]: 0, h[4]: 50}) == 3
+    assert _hourly(await _rows(hass, stat)) == {h[2]: 100, h[3]: 0, h[4]: 50}
+    # The same hours again, and with one more: only the new one is written.
+    assert await write({h[2]: 100, h[3]: 0, h[4]: 50}) == 0
+    assert await write({h[3]: 0, h[4]: 50, h[5]: 7}) == 1
+    # Later data fills in an hour imported as zero: it and every later sum move.
+    assert await write({h[3]: 30}) == 3
+    rows = await _rows(hass, stat)
+    assert _hourly(rows) == {h[2]: 100, h[3]: 30, h[4]: 50, h[5]: 7}
+    assert rows[h[5]] == 187
+    # Older history on request: the later sums grow by its total, their hours unchanged.
+    assert await write({h[0]: 4, h[1]: 6}) == 6
+    rows = await _rows(hass, stat)
+    assert _hourly(rows) == {h[0]: 4, h[1]: 6, h[2]: 100, h[3]: 30, h[4]: 50, h[5]: 7}
+    assert rows[h[5]] == 197
