@@ -40,6 +40,7 @@ from .statistics import (
     GRID_IMPORT,
     HOUR,
     PRODUCTION,
+    async_first_imported,
     async_import_hours,
     async_last_imported,
     final_hours,
@@ -204,6 +205,8 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
         return max(hour_of(earliest) + HOUR, min(start, hour_of(now)))
 
     async def _async_fetch(self) -> EnergyData | None:
+        # Also when run outside the scheduler: refused endpoints must be known first.
+        await self.async_prepare()
         now = dt_util.utcnow()
         channels = self.channels()
         starts = {channel: await self._channel_start(channel, now) for channel in channels}
@@ -212,6 +215,27 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
         if report.behind:
             self.budget.planner.request_soon(self.task)
         return data
+
+    async def async_history_plan(
+        self, start: datetime, now: datetime
+    ) -> tuple[dict[str, datetime], datetime, int]:
+        """Return the starts, the end and the requests of importing history from ``start``.
+
+        The end is the oldest hour already imported (now when nothing is yet); the hours
+        between are read, those already there are left as they are.
+        """
+        earliest = hour_of(months_before(now, TELEMETRY_LOOKBACK_MONTHS)) + timedelta(days=1)
+        start = max(hour_of(start), earliest)
+        firsts = [
+            await async_first_imported(self.hass, statistic_id(self.system_id, channel), now)
+            for channel in self.channels()
+        ]
+        end = max((first for first in firsts if first is not None), default=hour_of(now))
+        end = max(start, end)
+        starts = dict.fromkeys(self.channels(), start)
+        groups = {GROUP_OF[channel] for channel in starts}
+        requests = len(groups) * calls_needed(start, end) if end > start else 0
+        return starts, end, requests
 
     async def async_import(
         self,

@@ -298,11 +298,21 @@ async def _async_start(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
         # Microinverter data only while one of its sensors is enabled (the planner
         # schedules it on the same condition); the first setup has none yet.
         scheduler.add(data.inverters, first_fetch=wants_inverters(hass, entry, system_id))
+    # Telemetry after the first run: the devices it fetched say which channels exist. It
+    # runs at once only if due (a restart does not import again what is in the recorder).
+    now = dt_util.utcnow()
+    energy_due = {
+        system_id: (when := runtime.budget.planner.when_due(data.energy.task, now)) is not None
+        and when <= now
+        for system_id, data in runtime.system_data.items()
+    }
     await scheduler.async_run()
-    # Telemetry after the first run: the devices it fetched say which channels exist.
-    for data in runtime.system_data.values():
-        scheduler.add(data.energy)
-    entry.async_create_background_task(hass, scheduler.async_run(), f"{DOMAIN} first energy import")
+    for system_id, data in runtime.system_data.items():
+        scheduler.add(data.energy, first_fetch=energy_due[system_id])
+    if any(energy_due.values()):
+        entry.async_create_background_task(
+            hass, scheduler.async_run(), f"{DOMAIN} first energy import"
+        )
     register_system_devices(hass, entry, runtime.system_data, systems.data)
     entry.async_on_unload(systems.async_add_listener(lambda: _on_systems_update(hass, entry)))
     reloading_options = (CONF_SYSTEMS, CONF_RESERVE_OTHER, CONF_RESERVE_MANUAL)

@@ -1,8 +1,9 @@
-"""Service actions: refresh a system's data now, within the request budget."""
+"""Service actions: refresh a system's data now, import older energy history, within the budget."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC
 from typing import TYPE_CHECKING, cast
 
 from homeassistant.config_entries import ConfigEntryState
@@ -27,12 +28,21 @@ if TYPE_CHECKING:
     from .runtime import EnphaseConfigEntry
 
 SERVICE_REFRESH = "refresh"
+SERVICE_IMPORT_HISTORY = "import_history"
 ATTR_SYSTEM = "system"
+ATTR_START_DATE = "start_date"
 
 REFRESH_SCHEMA = vol.Schema(
     {
         vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
         vol.Optional(ATTR_SYSTEM): cv.string,
+    }
+)
+IMPORT_HISTORY_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_CONFIG_ENTRY_ID): cv.string,
+        vol.Optional(ATTR_SYSTEM): cv.string,
+        vol.Required(ATTR_START_DATE): cv.date,
     }
 )
 
@@ -45,6 +55,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SERVICE_REFRESH,
         _async_refresh,
         schema=REFRESH_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+    )
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_IMPORT_HISTORY,
+        _async_import_history,
+        schema=IMPORT_HISTORY_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
     )
 
@@ -128,4 +145,63 @@ async def _async_refresh(call: ServiceCall) -> ServiceResponse:
         "systems": list(system_ids),
         "requests_spent": runtime.stats.total - requests_before,
         "requests_remaining": planner.stats(now).remaining,
+    }
+
+
+async def _async_import_history(call: ServiceCall) -> ServiceResponse:
+    """Import a system's older energy history, as far as one minute's requests go.
+
+    Refused, before any request, when the month's budget cannot afford the whole import
+    besides what the planner still needs; a long import continues with the next call.
+    """
+    entry = _loaded_entry(call.hass, call.data[ATTR_CONFIG_ENTRY_ID])
+    runtime = entry.runtime_data
+    if ATTR_SYSTEM in call.data:
+        system_ids = [_system_of_device(call.hass, entry, call.data[ATTR_SYSTEM])]
+    else:
+        system_ids = sorted(runtime.system_data)
+    now = dt_util.utcnow()
+    start = dt_util.start_of_local_day(call.data[ATTR_START_DATE]).astimezone(UTC)
+    planner = runtime.budget.planner
+    plans = []
+    for system_id in system_ids:
+        energy = runtime.system_data[system_id].energy
+        plans.append((energy, *await energy.async_history_plan(start, now)))
+    total = sum(requests for *_, requests in plans)
+    stats = planner.stats(now)
+    limit = planner.limits.per_month - planner.reserve.other
+    if stats.projected_month_end + total > limit:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="history_budget",
+            translation_placeholders={
+                "requests": str(total),
+                "available": str(max(0, limit - stats.projected_month_end)),
+            },
+        )
+    per_call = max(1, planner.limits.per_minute - 1)
+    spent = hours = 0
+    complete = True
+    for energy, starts, end, requests in plans:
+        if not requests:
+            continue
+        chunk = min(requests, per_call - spent)
+        if chunk <= 0:
+            complete = False
+            break
+        if not (decision := planner.can_refresh(dt_util.utcnow(), chunk)):
+            raise refresh_refused(decision, dt_util.utcnow())
+        report, _ = await energy.async_import(starts, end, chunk, history=True)
+        spent += report.requests
+        hours += report.hours
+        complete = complete and not report.behind
+    await runtime.budget.async_changed()
+    if not call.return_response:
+        return None
+    return {
+        "systems": list(system_ids),
+        "requests_spent": spent,
+        "hours_imported": hours,
+        "complete": complete,
+        "requests_remaining": planner.stats(dt_util.utcnow()).remaining,
     }

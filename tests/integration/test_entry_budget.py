@@ -81,10 +81,12 @@ async def test_sensors_show_the_budget(
     assert 900 <= projected <= 1000
     next_summary = datetime.fromisoformat(hass.states.get(NEXT_SUMMARY).state)
     assert dt_util.utcnow() < next_summary <= dt_util.utcnow() + timedelta(hours=1)
-    assert loaded.runtime_data.scheduler.next_run == next_summary
+    # First the energy statistics' first import, once the minute has room for its four
+    # requests (production, consumption, import, export since local midnight).
+    assert loaded.runtime_data.scheduler.next_run == dt_util.utcnow() + timedelta(minutes=1)
     await advance(hass, freezer, next_summary - dt_util.utcnow())
-    assert hass.states.get(USED).state == "10"
-    assert hass.states.get(REMAINING).state == "990"
+    assert hass.states.get(USED).state == "14"
+    assert hass.states.get(REMAINING).state == "986"
     assert datetime.fromisoformat(hass.states.get(NEXT_SUMMARY).state) > next_summary
 
 
@@ -103,15 +105,17 @@ async def test_counts_survive_reload_and_restart(
     assert stored["data"]["used"] == 9
     assert API_KEY not in str(stored)
 
-    # The setup's first alarms fetch (four weeks) filled the minute: reload in the next one.
+    # The setup's first alarms fetch (four weeks) filled the minute: reload in the next one,
+    # after the energy statistics' first import (four requests).
     await advance(hass, freezer, timedelta(minutes=1))
+    assert planner.used(dt_util.utcnow()) == 13
     now = dt_util.utcnow()
     assert await hass.config_entries.async_reload(loaded.entry_id)
     await hass.async_block_till_done()
     # The event types come from the store: only the search and the summary, alarms,
     # inverters and devices of the one system were asked for again (the alarms one week:
-    # the last fetch was saved, so not four weeks again).
-    assert loaded.runtime_data.budget.planner.used(now) == 14
+    # the last fetch was saved, so not four weeks again); the energy import is not due.
+    assert loaded.runtime_data.budget.planner.used(now) == 18
     assert sum(1 for e in sim.request_log if e["endpoint"] == "event_types") == 1
     assert EVENT_TYPES_STORAGE_KEY in hass_storage
 
@@ -216,7 +220,8 @@ async def test_manual_refresh_served_within_budget(
     )
     assert len(sim.request_log) == requests + 1
     assert sim.request_log[-1]["endpoint"] == "summary"
-    assert hass.states.get(USED).state == "10"
+    # Nine at setup, four for the first energy import a minute later, and this one.
+    assert hass.states.get(USED).state == "14"
 
     # Someone else used this minute's requests (the planner counts what the client saw).
     planner = loaded.runtime_data.budget.planner

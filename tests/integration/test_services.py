@@ -282,21 +282,29 @@ async def test_refresh_needs_a_loaded_entry_and_one_of_its_systems(
 
 
 def test_action_described_and_translated() -> None:
-    """services.yaml, strings.json, en.json and icons.json agree on the action."""
+    """services.yaml, strings.json, en.json and icons.json agree on the actions."""
     strings = json.loads((PACKAGE / "strings.json").read_text())
     en = json.loads((PACKAGE / "translations" / "en.json").read_text())
     icons = json.loads((PACKAGE / "icons.json").read_text())
     described = yaml.safe_load((PACKAGE / "services.yaml").read_text())
     assert strings == en
-    assert set(described) == set(strings["services"]) == set(icons["services"]) == {"refresh"}
-    fields = strings["services"]["refresh"]["fields"]
-    assert set(described["refresh"]["fields"]) == set(fields)
-    for field in described["refresh"]["fields"].values():
-        selector.validate_selector(field["selector"])
-    for field in fields.values():
-        assert field["name"]
-        assert field["description"]
+    actions = {"refresh", "import_history"}
+    assert set(described) == set(strings["services"]) == set(icons["services"]) == actions
+    for action in actions:
+        fields = strings["services"][action]["fields"]
+        assert set(described[action]["fields"]) == set(fields)
+        for field in described[action]["fields"].values():
+            selector.validate_selector(field["selector"])
+        for field in fields.values():
+            assert field["name"]
+            assert field["description"]
     source = (PACKAGE / "services.py").read_text()
     used = set(re.findall(r'translation_key="([a-z_]+)"', source))
-    assert used == {"entry_not_found", "entry_not_loaded", "not_a_system", "refresh_failed"}
+    assert used == {
+        "entry_not_found",
+        "entry_not_loaded",
+        "not_a_system",
+        "refresh_failed",
+        "history_budget",
+    }
     assert used <= set(strings["exceptions"])

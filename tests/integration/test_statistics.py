@@ -11,6 +11,7 @@ from homeassistant.components.recorder.statistics import (
     statistics_during_period,
 )
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.recorder import get_instance
 import pytest
@@ -327,3 +328,57 @@ async def test_import_hours_rewrites_changed_hours_and_shifts_later_sums(
     rows = await _rows(hass, stat)
     assert _hourly(rows) == {h[0]: 4, h[1]: 6, h[2]: 100, h[3]: 30, h[4]: 50, h[5]: 7}
     assert rows[h[5]] == 197
+
+
+@pytest.mark.parametrize("sim_scenario", ["demo_home"])
+async def test_import_history_action(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Older history on request: answered with its cost and hours, exact, then refused when too big."""
+    freezer.move_to("2026-06-03T20:00:00+00:00")
+    await setup_entry(hass, config_entry)
+    await _first_import(hass, config_entry, freezer)
+    freezer.tick(timedelta(minutes=1))
+    result = await hass.services.async_call(
+        DOMAIN,
+        "import_history",
+        {"config_entry_id": config_entry.entry_id, "start_date": "2026-05-27"},
+        blocking=True,
+        return_response=True,
+    )
+    # Five endpoints, one call each for 27 to 31 May (local days, PDT).
+    assert result["requests_spent"] == 5
+    assert result["hours_imported"] > 5 * 24
+    assert result["complete"] is True
+    await _assert_truth(
+        hass, sim, DEMO, list(CHANNELS),
+        first=datetime(2026, 5, 27, 7, tzinfo=UTC), lag=timedelta(hours=2),
+    )  # fmt: skip
+    # Again: nothing older to read, nothing written twice.
+    freezer.tick(timedelta(minutes=1))
+    again = await hass.services.async_call(
+        DOMAIN,
+        "import_history",
+        {"config_entry_id": config_entry.entry_id, "start_date": "2026-05-27"},
+        blocking=True,
+        return_response=True,
+    )
+    assert again["hours_imported"] == 0
+    # Two years back on Watt: about 525 requests, more than the month can spare.
+    requests_before = len(sim.request_log)
+    with pytest.raises(HomeAssistantError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "import_history",
+            {"config_entry_id": config_entry.entry_id, "start_date": "2024-06-10"},
+            blocking=True,
+            return_response=True,
+        )
+    assert err.value.translation_key == "history_budget"
+    assert "requests" in str(err.value)
+    assert len(sim.request_log) == requests_before

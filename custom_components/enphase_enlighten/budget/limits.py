@@ -34,7 +34,7 @@ MAX_ALARM_INTERVAL = timedelta(days=1)
 # Telemetry (hourly energy statistics): its share of the month, and its interval's bounds.
 TELEMETRY_SHARE = 0.15
 MIN_TELEMETRY_INTERVAL = timedelta(hours=1)
-MAX_TELEMETRY_INTERVAL = timedelta(days=1)
+MAX_TELEMETRY_INTERVAL = timedelta(days=7)
 ALARM_SHARE = 0.04
 INVENTORY_SHARE = 0.05
 INVERTERS_SHARE = 0.04
