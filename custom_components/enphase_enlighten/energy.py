@@ -261,15 +261,18 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
         )
         written = 0
         behind = False
-        for group, group_channels in GROUPS.items():
-            wanted = [c for c in group_channels if c in starts]
-            if not wanted:
-                continue
+        groups = [
+            (group, [c for c in group_channels if c in starts])
+            for group, group_channels in GROUPS.items()
+        ]
+        groups = [(group, wanted) for group, wanted in groups if wanted]
+        for index, (group, wanted) in enumerate(groups):
             start = min(starts[c] for c in wanted)
-            left = max_calls - calls[0]
+            # A long back-fill shares the calls: every channel moves on in every fetch.
+            left = (max_calls - calls[0]) // (len(groups) - index)
             if left <= 0:
                 behind = True
-                break
+                continue
             stop = end
             if calls_needed(start, end) > left:
                 stop = start + (TELEMETRY_WEEK - HOUR) * left

@@ -228,6 +228,81 @@ async def test_real_hass_demo(real_hass: RealHass) -> None:
         (issues,) = validation["energy_sources"]
         assert {issue["type"] for issue in issues} <= {"statistics_not_defined"}, validation
 
+        # All six Energy dashboard slots filled with the imported statistics: solar
+        # production, grid import and export, battery in and out, and the consumption as a
+        # device; the dashboard's validation finds nothing wrong with any of them.
+        # The system device is the one named by its numeric system id (not the API usage one).
+        (system_id,) = [
+            ident
+            for device in systems
+            for domain, ident in device["identifiers"]
+            if domain == DOMAIN and ident.isdigit()
+        ]
+        ours = {
+            channel: f"{DOMAIN}:{system_id}_{channel}"
+            for channel in (
+                "production",
+                "consumption",
+                "grid_import",
+                "grid_export",
+                "battery_charge",
+                "battery_discharge",
+            )
+        }
+        deadline = time.monotonic() + 90
+        async with client.websocket() as ws:
+            while True:
+                listed = {
+                    item["statistic_id"]: item
+                    for item in await ws.call("recorder/list_statistic_ids", statistic_type="sum")
+                }
+                if set(ours.values()) <= listed.keys() or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(1)
+            assert set(ours.values()) <= listed.keys(), sorted(listed)
+            for stat_id in ours.values():
+                assert listed[stat_id]["source"] == DOMAIN
+                assert listed[stat_id]["statistics_unit_of_measurement"] in ENERGY_UNITS
+            await ws.call(
+                "energy/save_prefs",
+                energy_sources=[
+                    {
+                        "type": "solar",
+                        "stat_energy_from": ours["production"],
+                        "config_entry_solar_forecast": None,
+                    },
+                    {
+                        "type": "grid",
+                        "flow_from": [
+                            {
+                                "stat_energy_from": ours["grid_import"],
+                                "stat_cost": None,
+                                "entity_energy_price": None,
+                                "number_energy_price": None,
+                            }
+                        ],
+                        "flow_to": [
+                            {
+                                "stat_energy_to": ours["grid_export"],
+                                "stat_compensation": None,
+                                "entity_energy_price": None,
+                                "number_energy_price": None,
+                            }
+                        ],
+                        "cost_adjustment_day": 0,
+                    },
+                    {
+                        "type": "battery",
+                        "stat_energy_from": ours["battery_discharge"],
+                        "stat_energy_to": ours["battery_charge"],
+                    },
+                ],
+                device_consumption=[{"stat_consumption": ours["consumption"]}],
+            )
+            energy_validation = await ws.call("energy/validate")
+        assert energy_validation["energy_sources"] == [[], [], []], energy_validation
+        assert energy_validation["device_consumption"] == [[]], energy_validation
+
         # Entities update: twelve simulated hours later (within the token's lifetime, and
         # long enough for even a cellular gateway to upload), a refresh asked for through
         # the REST API brings a later report and a lifetime energy that has not stepped back.
