@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 import logging
 from typing import Any
 
@@ -46,7 +47,7 @@ def test_a_task_failing_all_day_backs_off_exponentially(watt: PlanLimits) -> Non
                 planner.record_done(task, now)
         now = max(planner.next_wakeup(now) or end, now + timedelta(seconds=1))
     assert 8 <= len(tries) <= 14
-    gaps = [later - earlier for earlier, later in zip(tries, tries[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in pairwise(tries)]
     assert gaps[0] == timedelta(minutes=2)
     assert gaps[1] == timedelta(minutes=4)
     assert max(gaps) == timedelta(hours=6)  # capped
@@ -231,7 +232,7 @@ def test_a_new_month_clears_a_monthly_block(watt: PlanLimits) -> None:
     planner.record_rate_limit(june, period="month", period_end=JULY, limit=1000)
     assert planner.month_exhausted(june) == JULY
     # A block from an earlier version ending with the next month is cut at our month change.
-    planner._blocked_until = datetime(2026, 8, 1, tzinfo=UTC)  # noqa: SLF001
+    planner._blocked_until = datetime(2026, 8, 1, tzinfo=UTC)
     assert planner.blocked_until(JULY + timedelta(minutes=1)) == JULY + MONTH_MARGIN
     assert planner.blocked_until(JULY + MONTH_MARGIN) is None
 
