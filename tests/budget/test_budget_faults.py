@@ -226,6 +226,20 @@ def test_month_429_just_after_our_month_change_blocks_minutes_not_a_month(
     assert planner.due(later)
 
 
+def test_a_spent_month_waits_for_enphase_clock_at_the_month_change(watt: PlanLimits) -> None:
+    """Our month turned; Enphase's may not have yet: a spent month's end waits a margin."""
+    spent = planner_with_home(watt)
+    count(spent, JULY - timedelta(hours=2), 995)
+    now = JULY + timedelta(minutes=2)
+    assert spent.due(now) == []
+    assert spent.blocked_until(now) == JULY + MONTH_MARGIN
+    assert spent.due(JULY + MONTH_MARGIN)
+    # Not spent: the new month starts at once.
+    fresh = planner_with_home(watt)
+    count(fresh, JULY - timedelta(hours=2), 900)
+    assert fresh.due(now)
+
+
 def test_a_new_month_clears_a_monthly_block(watt: PlanLimits) -> None:
     planner = planner_with_home(watt)
     june = JULY - timedelta(hours=1)

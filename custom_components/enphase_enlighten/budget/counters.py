@@ -101,6 +101,14 @@ class RequestCounter(PlannerState):
         start, end = quota_month(now)
         if self._month_start is None or start > self._month_start:
             if self._month_start is not None:
+                # The old month spent (as far as we know): Enphase's clock may not have
+                # turned yet, and a request now would count in its old month.
+                spent = self._used + self._unaccounted >= (
+                    self.limits.per_month - self.reserve.other - self.limits.per_minute
+                )
+                if spent and now < start + MONTH_MARGIN and self._blocked_until is None:
+                    self._blocked_until = start + MONTH_MARGIN
+                    self._block_period = BlockPeriod.BACKOFF
                 self._used = 0
                 self._unaccounted = 0
                 self._by_endpoint.clear()
