@@ -134,6 +134,7 @@ class PlannerState:
         self._interval: timedelta | None = None
         self._stream_cache: tuple[tuple[datetime, int], tuple[timedelta, timedelta]] | None = None
         self._dirty = False
+        self._save_scheduled = False
 
     async def async_load(self) -> None:
         """Load persisted counts (no-op without a store)."""
@@ -148,21 +149,29 @@ class PlannerState:
         self.from_dict(data)
 
     def schedule_save(self, delay: float) -> None:
-        """Save within ``delay`` seconds, however many changes come before (debounced).
+        """Save within ``delay`` seconds, however many changes come meanwhile (debounced).
 
+        One write per ``delay`` at most, and at least: a busy minute does not put it off.
         A store without delayed saves (a test's) is saved at the next ``async_save``.
         """
         delay_save = getattr(self._store, "async_delay_save", None)
-        if delay_save is None or not self._dirty:
+        if delay_save is None or not self._dirty or self._save_scheduled:
             return
+        self._save_scheduled = True
+        delay_save(self._data_to_save, delay)
+
+    def _data_to_save(self) -> dict[str, Any]:
+        self._save_scheduled = False
         self._dirty = False
-        delay_save(self.to_dict, delay)
+        return self.to_dict()
 
     async def async_save(self) -> None:
         """Persist counts if they changed since the last save."""
         if self._store is None or not self._dirty:
             return
         self._dirty = False
+        # A save now replaces a delayed one (Home Assistant's Store writes the newest data).
+        self._save_scheduled = False
         await self._store.async_save(self.to_dict())
 
     @property
