@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .alarms import AlarmKind, AlarmRecord, EventRecord
 from .clock import SimClock
 from .scenarios import SCENARIOS, Scenario, load_scenario
 from .server import create_app
@@ -10,6 +11,9 @@ from .state import SIM_KEY, Simulator, SimulatorError
 __all__ = [
     "SCENARIOS",
     "SIM_KEY",
+    "AlarmKind",
+    "AlarmRecord",
+    "EventRecord",
     "Scenario",
     "SimClock",
     "Simulator",
