@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from .alarms import AlarmKind, AlarmRecord, EventRecord
 from .clock import SimClock
+from .errors import SimulatorError
 from .scenarios import SCENARIOS, Scenario, load_scenario
 from .server import create_app
-from .state import SIM_KEY, Simulator, SimulatorError
+from .state import SIM_KEY, Simulator
 
 __all__ = [
     "SCENARIOS",
