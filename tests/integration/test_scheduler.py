@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -113,10 +112,8 @@ async def test_two_entries_starting_together_earn_no_429(
     )
     config_entry.add_to_hass(hass)
     second.add_to_hass(hass)
-    await asyncio.gather(
-        hass.config_entries.async_setup(config_entry.entry_id),
-        hass.config_entries.async_setup(second.entry_id),
-    )
+    # As at Home Assistant's start: the integration sets up both entries at once.
+    assert await async_setup_component(hass, DOMAIN, {})
     await hass.async_block_till_done()
     for _ in range(6):
         await advance(hass, freezer, timedelta(seconds=30))
