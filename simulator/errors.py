@@ -1,4 +1,4 @@
-"""The simulator's own error for control requests it cannot honour."""
+"""The simulator's own error: a control request it cannot honour."""
 
 from __future__ import annotations
 

@@ -190,7 +190,8 @@ def _quarter_rows(
         return []  # "Empty list ... if the last interval < requested start time < current time"
     rows: list[tuple[int, DayFlows | None, int]] = []
     known = {
-        end: (flows, index) for end, flows, index in household.quarters(window.start, reported)
+        end: (flows, index)
+        for end, flows, index in household.quarters(window.start, min(window.end, reported))
     }
     for end in window.ends(QUARTER):
         flows, index = known.get(end, (None, 0))
