@@ -44,6 +44,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # Platforms, service actions, diagnostics, the config flow.
     (
         "binary_sensor",
+        "sensor_telemetry",
         "sensor",
         "event",
         "device_trigger",

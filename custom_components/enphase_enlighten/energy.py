@@ -79,6 +79,8 @@ REREAD: Final = timedelta(days=1)
 LARGE_PLAN_BACKFILL: Final = timedelta(days=90)
 
 STORAGE_VERSION: Final = 1
+# What latest_telemetry brings, in the repair issue when the plan refuses it.
+LIVE_POWER_NAME: Final = "live consumption and battery power"
 
 
 def storage_key(entry_id: str) -> str:
@@ -196,7 +198,15 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
                 continue
             start = min(self._starts.get(c, backfill_start(now, self.plan)) for c in wanted)
             needed += calls_needed(min(start, now), now)
+        if self._wants_latest(available):
+            needed += 1
         return max(1, min(needed, self._max_calls()))
+
+    def _wants_latest(self, channels: list[str]) -> bool:
+        """Whether live consumption or battery power exist (latest_telemetry has them)."""
+        return ENDPOINT_LATEST_TELEMETRY not in self.refused and any(
+            channel in channels for channel in (CONSUMPTION, BATTERY_CHARGE)
+        )
 
     async def _channel_start(self, channel: str, now: datetime) -> datetime:
         last = await async_last_imported(self.hass, statistic_id(self.system_id, channel))
@@ -211,9 +221,21 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
         channels = self.channels()
         starts = {channel: await self._channel_start(channel, now) for channel in channels}
         self._starts = dict(starts)
-        report, data = await self.async_import(starts, now, self._max_calls())
+        latest = self._wants_latest(channels)
+        report, data = await self.async_import(starts, now, self._max_calls() - int(latest))
         if report.behind:
             self.budget.planner.request_soon(self.task)
+        if latest:
+            sid = self.system_id
+            try:
+                data.latest = await self._async_call(lambda: self.client.latest_telemetry(sid))
+            except EnphaseForbiddenError:
+                self._refuse(ENDPOINT_LATEST_TELEMETRY)
+                await self._async_save_refused()
+                data.refused = dict(self.refused)
+            else:
+                data.latest_at = now
+                data.requests += 1
         return data
 
     async def async_history_plan(
@@ -362,7 +384,8 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
             translation_placeholders={
                 "entry": self.config_entry.title,
                 "system_id": str(self.system_id),
-                "channels": ", ".join(CHANNEL_NAMES[c] for c in GROUPS.get(endpoint, ())),
+                "channels": ", ".join(CHANNEL_NAMES[c] for c in GROUPS.get(endpoint, ()))
+                or LIVE_POWER_NAME,
                 "plan": self.plan.capitalize(),
                 "needed": needed.capitalize(),
             },

@@ -33,6 +33,7 @@ from .entity import (
     budget_device_info,
     hardware_serials,
 )
+from .sensor_telemetry import live_factory
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -309,6 +310,9 @@ async def async_setup_entry(
         )
         async_add_entities_when_seen(
             entry, data.inverters, async_add_entities, _micro_factory(data.inverters)
+        )
+        async_add_entities_when_seen(
+            entry, data.energy, async_add_entities, live_factory(data.energy)
         )
 
 

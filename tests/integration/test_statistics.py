@@ -382,3 +382,66 @@ async def test_import_history_action(
     assert err.value.translation_key == "history_budget"
     assert "requests" in str(err.value)
     assert len(sim.request_log) == requests_before
+
+
+@pytest.mark.parametrize("sim_scenario", ["demo_home"])
+async def test_live_sensors_follow_the_telemetry_and_expire(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Consumption, grid and battery power, SoC: the last uploaded quarter; unknown after a day."""
+    freezer.move_to("2026-06-03T20:07:00+00:00")
+    await setup_entry(hass, config_entry)
+    await _first_import(hass, config_entry, freezer)
+    # The last quarter the gateway uploaded (every 15 minutes, a minute's margin).
+    reported = datetime.fromtimestamp(sim.system(DEMO).cutoff(sim.now()) // 900 * 900, UTC)
+    at = reported
+    consumption = sim.power_truth(DEMO, "consumption", at)
+    grid = sim.power_truth(DEMO, "grid_import", at) - sim.power_truth(DEMO, "grid_export", at)
+    assert hass.states.get("sensor.mountain_view_battery_home_consumption_power").state == str(
+        consumption
+    )
+    assert hass.states.get("sensor.mountain_view_battery_home_grid_power").state == str(grid)
+    charge = sim.power_truth(DEMO, "battery_charge", at)
+    discharge = sim.power_truth(DEMO, "battery_discharge", at)
+    assert (
+        int(hass.states.get("sensor.mountain_view_battery_home_battery_charging_power").state)
+        == charge - discharge
+    )
+    assert hass.states.get(
+        "sensor.mountain_view_battery_home_battery_state_of_charge"
+    ).state == str(sim.soc_truth(DEMO, at))
+    # Two days later without a telemetry fetch: the values are not current, so unknown.
+    freezer.tick(timedelta(days=1, minutes=1))
+    energy = config_entry.runtime_data.system_data[DEMO].energy
+    energy.async_update_listeners()
+    await hass.async_block_till_done()
+    for key in (
+        "consumption_power",
+        "grid_power",
+        "battery_charging_power",
+        "battery_state_of_charge",
+    ):
+        assert hass.states.get(f"sensor.mountain_view_battery_home_{key}").state == "unknown", key
+
+
+async def test_no_battery_no_battery_sensors(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Sunny Cottage: consumption and grid power, no battery sensors."""
+    freezer.move_to("2026-06-03T20:07:00+00:00")
+    await setup_entry(hass, config_entry)
+    await _first_import(hass, config_entry, freezer)
+    assert hass.states.get("sensor.sunny_cottage_consumption_power") is not None
+    assert hass.states.get("sensor.sunny_cottage_grid_power") is not None
+    assert hass.states.get("sensor.sunny_cottage_battery_state_of_charge") is None
+    assert hass.states.get("sensor.sunny_cottage_battery_charging_power") is None

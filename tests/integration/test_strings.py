@@ -22,6 +22,7 @@ from custom_components.enphase_enlighten.sensor import (
     SUMMARY_SENSORS,
     SYSTEM_STATUSES,
 )
+from custom_components.enphase_enlighten.sensor_telemetry import LIVE_SENSORS
 
 PACKAGE = Path(__file__).parent.parent.parent / "custom_components" / "enphase_enlighten"
 STRINGS = json.loads((PACKAGE / "strings.json").read_text())
@@ -37,6 +38,7 @@ PLATFORM_KEYS = {
             *DEVICE_SENSORS,
             *MICRO_SENSORS,
             *BUDGET_SENSORS,
+            *LIVE_SENSORS,
         )
     ],
     "binary_sensor": [d.key for d in (*SYSTEM_BINARY_SENSORS, ACTIVE_ALARM, DEVICE_PROBLEM)],
@@ -63,7 +65,14 @@ def test_statuses_translated() -> None:
 def test_exceptions_translated() -> None:
     """Every translation_key used in the runtime modules has a message or an issue text."""
     used: set[str] = set()
-    runtime_modules = ("__init__.py", "auth.py", "coordinator.py", "repairs.py", "runtime.py")
+    runtime_modules = (
+        "__init__.py",
+        "auth.py",
+        "coordinator.py",
+        "repairs.py",
+        "runtime.py",
+        "energy.py",
+    )
     for name in runtime_modules:
         used |= set(re.findall(r'translation_key="([a-z_]+)"', (PACKAGE / name).read_text()))
     assert used
