@@ -636,6 +636,10 @@ async def main(argv: Sequence[str] | None = None) -> int:
         from .faults import print_faults, run_faults  # noqa: PLC0415 - it imports this module
 
         failures.extend(print_faults(await run_faults(month_start), args.month))
+    if not args.only or args.only.lower() in "energy":
+        from .energy import print_energy, run_energy  # noqa: PLC0415 - it imports this module
+
+        failures.extend(print_energy(await run_energy(month_start), args.month))
     for failure in failures:
         print(f"TARGET MISSED: {failure}")
     return 1 if failures else 0

@@ -23,6 +23,7 @@ from .limits import (
     MIN_TELEMETRY_INTERVAL,
     NIGHT_INTERVAL,
     TELEMETRY_SHARE,
+    TELEMETRY_SURPLUS_SHARE,
     TIMEZONE_MARGIN,
     UPLOAD_INTERVAL,
     FreshnessVerdict,
@@ -173,12 +174,24 @@ class IntervalPlanner(RequestCounter):
         """Return the planned time between telemetry fetches of one system.
 
         Telemetry gets a fixed share of the month (what a round costs decides how often it
-        fits), so live values keep most of the budget.
+        fits), so live values keep most of the budget; a plan with room to spare after
+        polling every upload gives it a share of that room instead, when larger.
         """
         start, end = quota_month(now)
-        share = max(1.0, self._month_plannable() * TELEMETRY_SHARE)
-        needed = (end - start) * max(1.0, self._telemetry_requests()) / share
-        return min(MAX_TELEMETRY_INTERVAL, max(MIN_TELEMETRY_INTERVAL, needed))
+        requests = max(1.0, self._telemetry_requests())
+        key = (start, requests, hash((self.limits, self.reserve, self._systems_key())))
+        cache: dict[Any, timedelta] = self.__dict__.setdefault("_telemetry_cache", {})
+        if (cached := cache.get(key)) is not None:
+            return cached
+        plannable = self._month_plannable()
+        best = self._summary_cost(UPLOAD_INTERVAL.total_seconds(), self._spans(start, end))
+        share = max(1.0, plannable * TELEMETRY_SHARE, (plannable - best) * TELEMETRY_SURPLUS_SHARE)
+        needed = (end - start) * requests / share
+        interval = min(MAX_TELEMETRY_INTERVAL, max(MIN_TELEMETRY_INTERVAL, needed))
+        if len(cache) > 64:
+            cache.clear()
+        cache[key] = interval
+        return interval
 
     def inventory_interval(self, now: datetime) -> timedelta:
         """Return the planned time between device inventory (and systems list) polls."""
