@@ -81,12 +81,13 @@ async def test_sensors_show_the_budget(
     assert 900 <= projected <= 1000
     next_summary = datetime.fromisoformat(hass.states.get(NEXT_SUMMARY).state)
     assert dt_util.utcnow() < next_summary <= dt_util.utcnow() + timedelta(hours=1)
-    # First the energy statistics' first import, once the minute has room for its four
-    # requests (production, consumption, import, export since local midnight).
+    # First the energy statistics' first import, once the minute has room for its five
+    # requests (production, consumption, import, export since local midnight; the latest
+    # power).
     assert loaded.runtime_data.scheduler.next_run == dt_util.utcnow() + timedelta(minutes=1)
     await advance(hass, freezer, next_summary - dt_util.utcnow())
-    assert hass.states.get(USED).state == "14"
-    assert hass.states.get(REMAINING).state == "986"
+    assert hass.states.get(USED).state == "15"
+    assert hass.states.get(REMAINING).state == "985"
     assert datetime.fromisoformat(hass.states.get(NEXT_SUMMARY).state) > next_summary
 
 
@@ -106,16 +107,16 @@ async def test_counts_survive_reload_and_restart(
     assert API_KEY not in str(stored)
 
     # The setup's first alarms fetch (four weeks) filled the minute: reload in the next one,
-    # after the energy statistics' first import (four requests).
+    # after the energy statistics' first import (five requests).
     await advance(hass, freezer, timedelta(minutes=1))
-    assert planner.used(dt_util.utcnow()) == 13
+    assert planner.used(dt_util.utcnow()) == 14
     now = dt_util.utcnow()
     assert await hass.config_entries.async_reload(loaded.entry_id)
     await hass.async_block_till_done()
     # The event types come from the store: only the search and the summary, alarms,
     # inverters and devices of the one system were asked for again (the alarms one week:
     # the last fetch was saved, so not four weeks again); the energy import is not due.
-    assert loaded.runtime_data.budget.planner.used(now) == 18
+    assert loaded.runtime_data.budget.planner.used(now) == 19
     assert sum(1 for e in sim.request_log if e["endpoint"] == "event_types") == 1
     assert EVENT_TYPES_STORAGE_KEY in hass_storage
 
@@ -188,8 +189,9 @@ async def test_day_and_night(
     total = sum(1 for entry in sim.request_log if entry["time"] < end.timestamp())
     assert night <= 1
     assert day >= 20
-    # Within the day's share of the month (the start-up fetches included).
-    assert total <= 45
+    # Within the day's share of the month (the start-up fetches included, and the energy
+    # statistics' first import: four endpoints and latest_telemetry).
+    assert total <= 50
     assert all(entry["status"] == 200 for entry in sim.request_log)
 
 
@@ -220,8 +222,8 @@ async def test_manual_refresh_served_within_budget(
     )
     assert len(sim.request_log) == requests + 1
     assert sim.request_log[-1]["endpoint"] == "summary"
-    # Nine at setup, four for the first energy import a minute later, and this one.
-    assert hass.states.get(USED).state == "14"
+    # Nine at setup, five for the first energy import a minute later, and this one.
+    assert hass.states.get(USED).state == "15"
 
     # Someone else used this minute's requests (the planner counts what the client saw).
     planner = loaded.runtime_data.budget.planner
