@@ -14,6 +14,8 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import PERCENTAGE, UnitOfPower
+from homeassistant.core import CALLBACK_TYPE, callback
+from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.util import dt as dt_util
 
 from .energy import EnergyData, EnphaseEnergyCoordinator
@@ -105,17 +107,46 @@ class EnphaseLiveSensor(EnphaseSystemEntity[EnphaseEnergyCoordinator], SensorEnt
     """A live value of a system, unknown once it is more than a day old."""
 
     entity_description: EnphaseLiveSensorDescription
+    _expiry: CALLBACK_TYPE | None = None
+
+    def _found(self) -> tuple[int, datetime | None] | None:
+        data = self.coordinator.data
+        return None if data is None else self.entity_description.value_fn(data)
 
     @property
     def native_value(self) -> int | None:
         """Return the value, or None when it is missing or older than a day."""
-        data = self.coordinator.data
-        if data is None or (found := self.entity_description.value_fn(data)) is None:
+        if (found := self._found()) is None:
             return None
         value, reported = found
         if reported is None or dt_util.utcnow() - reported > MAX_AGE:
             return None
         return value
+
+    @callback
+    def async_write_ha_state(self) -> None:
+        """Write the state, and again when the value turns a day old (then unknown)."""
+        super().async_write_ha_state()
+        if self._expiry is not None:
+            self._expiry()
+            self._expiry = None
+        found = self._found()
+        if found is not None and found[1] is not None:
+            expires = found[1] + MAX_AGE + timedelta(seconds=1)
+            if expires > dt_util.utcnow():
+                self._expiry = async_track_point_in_utc_time(self.hass, self._expired, expires)
+
+    @callback
+    def _expired(self, _now: datetime) -> None:
+        self._expiry = None
+        self.async_write_ha_state()
+
+    async def async_will_remove_from_hass(self) -> None:
+        """Stop the expiry timer."""
+        if self._expiry is not None:
+            self._expiry()
+            self._expiry = None
+        await super().async_will_remove_from_hass()
 
 
 def live_factory(

@@ -415,10 +415,12 @@ async def test_live_sensors_follow_the_telemetry_and_expire(
     assert hass.states.get(
         "sensor.mountain_view_battery_home_battery_state_of_charge"
     ).state == str(sim.soc_truth(DEMO, at))
-    # Two days later without a telemetry fetch: the values are not current, so unknown.
-    freezer.tick(timedelta(days=1, minutes=1))
+    # A day later without a telemetry fetch: the values are not current, so unknown.
     energy = config_entry.runtime_data.system_data[DEMO].energy
-    energy.async_update_listeners()
+    fetched = energy.last_success_at
+    upload = datetime.fromtimestamp(sim.system(DEMO).last_upload(sim.now()), UTC)
+    freezer.move_to(upload + timedelta(days=1, seconds=2))
+    async_fire_time_changed(hass)
     await hass.async_block_till_done()
     for key in (
         "consumption_power",
