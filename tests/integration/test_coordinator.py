@@ -264,6 +264,8 @@ async def test_rate_limit_without_period_backs_off(
     month loses only what that refusal shows (the minute's room others used), never half.
     """
     planner = loaded.runtime_data.budget.planner
+    # Past the energy statistics' first import (a minute after the setup).
+    await advance(hass, freezer, timedelta(minutes=1, seconds=1))
     remaining = planner.stats(dt_util.utcnow()).remaining
     sim.fail_next(1, 429, endpoint="summary")
     await advance(hass, freezer, summary_interval(loaded))

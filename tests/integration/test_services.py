@@ -221,10 +221,12 @@ async def test_update_entity_served_within_budget(
 
 
 async def test_thirty_refreshes_at_once_send_only_what_the_minute_allows(
-    hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry
+    hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:
     """30 calls at once on Watt: 10 sent and answered, 20 refused before sending; each call
     reports its own outcome."""
+    # A minute after the energy statistics' first import: the minute is free again.
+    await advance(hass, freezer, timedelta(minutes=1))
     requests = len(sim.request_log)
     outcomes = await asyncio.gather(
         *(refresh(hass, {ATTR_CONFIG_ENTRY_ID: loaded.entry_id}) for _ in range(30)),

@@ -183,6 +183,7 @@ async def test_week_with_restarts_gap_midnight_and_dst(
             # A restart: everything the integration knew in memory is gone.
             await hass.config_entries.async_reload(config_entry.entry_id)
             await hass.async_block_till_done()
+            await _first_import(hass, config_entry, freezer)
         if step == 5:
             # Home Assistant off for two days (over DST's end on 1 November).
             await hass.config_entries.async_unload(config_entry.entry_id)
@@ -190,6 +191,7 @@ async def test_week_with_restarts_gap_midnight_and_dst(
             freezer.tick(timedelta(days=2))
             await hass.config_entries.async_setup(config_entry.entry_id)
             await hass.async_block_till_done()
+            await _first_import(hass, config_entry, freezer)
         data = await _import(config_entry, DEMO)
         assert not data.behind
     # 1 October, local midnight (PDT: 07:00 UTC).
