@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.json import json_dumps
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
@@ -21,7 +22,7 @@ from custom_components.enphase_enlighten.diagnostics import (
 from .conftest import API_KEY, CLIENT_SECRET
 
 if TYPE_CHECKING:
-    pass
+    from simulator import Simulator
 
 SYSTEM_ID = 698910067
 GATEWAY = "202323054201"
@@ -77,3 +78,20 @@ async def test_device_diagnostics(
         )
         _assert_private_data_absent(diagnostics, loaded)
         assert diagnostics == snapshot(name=identifier, exclude=VOLATILE)
+
+
+@pytest.mark.parametrize("sim_scenario", ["battery_ev_home"])
+async def test_no_serial_number_under_another_key(
+    hass: HomeAssistant, loaded: MockConfigEntry, sim: Simulator
+) -> None:
+    """The EV charger's `id` is its serial number: redacted like the serial itself."""
+    serials = {
+        str(device["serial_number"])
+        for devices in sim.systems[sim.system_ids[0]].devices.values()
+        for device in devices
+        if device.get("serial_number")
+    }
+    assert "202313029329" in serials
+    diagnostics = json.dumps(await async_get_config_entry_diagnostics(hass, loaded))
+    assert "ev_chargers" in diagnostics
+    assert not [serial for serial in serials if serial in diagnostics]
