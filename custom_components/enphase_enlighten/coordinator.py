@@ -145,6 +145,15 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
             # The token could not be renewed: no request was made for this task.
             planner.record_failure(self.task, now)
             raise
+        except Exception as err:
+            # Whatever else went wrong is a malformed answer and waits like one: a failure
+            # the planner never hears of would be retried at once, again and again.
+            planner.record_failure(self.task, now)
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="update_failed",
+                translation_placeholders={"error": f"unexpected {type(err).__name__}"},
+            ) from err
         self._learn(data, now)
         planner.record_done(self.task, now)
         self.budget.async_check_resumed(now)
