@@ -17,6 +17,7 @@ from .const import (
     CONF_SYSTEMS,
     DOMAIN,
 )
+from .runtime import system_profile
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -209,8 +210,30 @@ async def async_get_config_entry_diagnostics(
             "systems": _coordinator(runtime.systems),
             "event_types": _coordinator(runtime.event_types),
             "system_data": [_system(data) for data in runtime.system_data.values()],
+            "daylight": _daylight(hass, entry),
         }
     )
+
+
+def _daylight(hass: HomeAssistant, entry: EnphaseConfigEntry) -> list[dict[str, Any]]:
+    """Say where each system's daylight comes from (an unknown time zone falls back)."""
+    systems = entry.runtime_data.systems.data or {}
+    result = []
+    for system_id in entry.runtime_data.system_data:
+        profile = system_profile(hass, entry, system_id, systems.get(system_id))
+        result.append(
+            {
+                "system_id": system_id,
+                "timezone": profile.timezone,
+                # Set when Enphase's time zone is unknown here: Home Assistant's is used.
+                "unknown_timezone": profile.reported_timezone,
+                "timezone_from": (
+                    "home_assistant" if profile.reported_timezone is not None else "system"
+                ),
+                "daylight_from": "time_zone" if profile.daylight_is_guess else "location",
+            }
+        )
+    return result
 
 
 async def async_get_device_diagnostics(

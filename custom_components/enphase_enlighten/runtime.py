@@ -22,7 +22,7 @@ from homeassistant.util import dt as dt_util
 
 from .api import EnphaseClient, RequestRecord, System
 from .auth import EnphaseAuth
-from .budget import SystemProfile
+from .budget import SystemProfile, with_fallback_zone
 from .const import (
     CONF_API_KEY,
     CONF_RESERVE_MANUAL,
@@ -156,7 +156,7 @@ def system_profile(
     battery = er.async_get(hass).async_get_entity_id(
         "sensor", DOMAIN, f"{system_id}_battery_capacity"
     )
-    return SystemProfile(
+    profile = SystemProfile(
         system_id,
         timezone=timezone,
         latitude=hass.config.latitude if here else None,
@@ -164,6 +164,10 @@ def system_profile(
         has_battery=battery is not None,
         cellular="cell" in connection,
         inverters=wants_inverters(hass, entry, system_id),
+    )
+    # An unknown or obsolete time zone: daylight at Home Assistant's home, not UTC's.
+    return with_fallback_zone(
+        profile, hass.config.time_zone, hass.config.latitude, hass.config.longitude
     )
 
 

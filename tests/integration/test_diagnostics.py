@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC, datetime
 import json
 from typing import TYPE_CHECKING
 
@@ -95,3 +97,32 @@ async def test_no_serial_number_under_another_key(
     diagnostics = json.dumps(await async_get_config_entry_diagnostics(hass, loaded))
     assert "ev_chargers" in diagnostics
     assert not [serial for serial in serials if serial in diagnostics]
+
+
+@pytest.mark.parametrize("timezone", ["US/Pacific-New", "Mars/Olympus"])
+async def test_unknown_timezone_falls_back_to_home_assistant(
+    hass: HomeAssistant, loaded: MockConfigEntry, timezone: str
+) -> None:
+    """An obsolete or made-up time zone: daylight at Home Assistant's home, not UTC's."""
+    await hass.config.async_update(
+        time_zone="America/Los_Angeles", latitude=38.40, longitude=-122.82
+    )
+    systems = loaded.runtime_data.systems
+    systems.async_set_updated_data(
+        {SYSTEM_ID: dataclasses.replace(systems.data[SYSTEM_ID], timezone=timezone)}
+    )
+    planner = loaded.runtime_data.budget.planner
+    # 01:00 and noon in California; 08:00 UTC would be daylight for UTC's guess.
+    assert not planner.is_daylight(SYSTEM_ID, datetime(2026, 6, 22, 8, tzinfo=UTC))
+    assert planner.is_daylight(SYSTEM_ID, datetime(2026, 6, 22, 19, tzinfo=UTC))
+
+    diagnostics = await async_get_config_entry_diagnostics(hass, loaded)
+    assert diagnostics["daylight"] == [
+        {
+            "system_id": SYSTEM_ID,
+            "timezone": "America/Los_Angeles",
+            "unknown_timezone": timezone,
+            "timezone_from": "home_assistant",
+            "daylight_from": "location",
+        }
+    ]
