@@ -20,6 +20,7 @@ from .api import (
     EnphaseAuthError,
     EnphaseClient,
     EnphaseError,
+    EnphaseNotFoundError,
     EnphaseRateLimitError,
     EventType,
     MicroinverterSummary,
@@ -80,6 +81,8 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
         self.last_success_at: datetime | None = None
         # Whether a fetch has succeeded since setup (entities of new data wait for one).
         self.fetched = False
+        # Whether the last fetch was answered 404 (the system is gone).
+        self.not_found = False
 
     async def _async_fetch(self) -> DataT:
         """Fetch fresh data; subclasses call the client here."""
@@ -136,6 +139,8 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
             ) from err
         except EnphaseError as err:
             planner.record_failure(self.task, now)
+            # Enphase says the system does not exist: runtime.py drops a missing system then.
+            self.not_found = isinstance(err, EnphaseNotFoundError)
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="update_failed",
@@ -155,6 +160,7 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
                 translation_placeholders={"error": f"unexpected {type(err).__name__}"},
             ) from err
         self._learn(data, now)
+        self.not_found = False
         planner.record_done(self.task, now)
         self.budget.async_check_resumed(now)
         self.last_success_at = now

@@ -145,3 +145,37 @@ def report_lifetime_event(
                 "read": f"{(read or 0) / 1000:.1f}",
             },
         )
+
+
+def system_missing_issue_id(entry_id: str, system_id: int) -> str:
+    """Return the repair issue id of a selected system missing from Enphase's answer."""
+    return f"system_missing_{entry_id}_{system_id}"
+
+
+@callback
+def async_update_system_missing_issue(
+    hass: HomeAssistant,
+    entry: ConfigEntry[Any],
+    system_id: int,
+    name: str,
+    missing_since: datetime | None,
+) -> None:
+    """Say a system is missing before it is removed; clear that when it is back or gone."""
+    issue_id = system_missing_issue_id(entry.entry_id, system_id)
+    if missing_since is None:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        is_persistent=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="system_missing",
+        translation_placeholders={
+            "entry": entry.title,
+            "system": name,
+            "since": format_time(missing_since),
+        },
+    )

@@ -76,7 +76,14 @@ def test_exceptions_translated() -> None:
 def test_issues_translated() -> None:
     """Every repair issue has a title and a description with its placeholders."""
     issues = STRINGS["issues"]
-    assert set(issues) == {"quota_exhausted", "plan_too_small", "lifetime_energy_reset"}
+    assert set(issues) == {
+        "quota_exhausted",
+        "plan_too_small",
+        "lifetime_energy_reset",
+        "system_missing",
+    }
+    for placeholder in ("{entry}", "{system}", "{since}"):
+        assert placeholder in issues["system_missing"]["description"]
     for placeholder in ("{entity}", "{shown}", "{read}"):
         assert placeholder in issues["lifetime_energy_reset"]["description"]
     assert "{resume_at}" in issues["quota_exhausted"]["description"]
