@@ -7,12 +7,12 @@ import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .alarms import alarm_memory, read_windows, requests_needed
+from .alarms import alarm_memory, read_windows, requests_needed, saved_time
 from .api import (
     Alarm,
     Devices,
@@ -221,15 +221,19 @@ class EnphaseEventTypesCoordinator(EnphaseCoordinator[dict[int, EventType]]):
         Their age counts as this entry's last fetch, so a new entry on the same machine
         does not fetch them again until the planner finds them old.
         """
-        saved = await self.store.async_load()
-        if not isinstance(saved, dict):
-            return False
-        fetched_at = dt_util.parse_datetime(str(saved.get("fetched_at")))
         try:
-            types = EventType.list_from_response(saved.get("event_types"))
-        except EnphaseError:
+            saved = await self.store.async_load()
+        except (HomeAssistantError, ValueError):
+            saved = {}
+        if saved is None:
             return False
+        try:
+            fetched_at = saved_time(saved.get("fetched_at"))
+            types = EventType.list_from_response(saved.get("event_types"))
+        except Exception:  # a hand-edited or old store: fetched again, for every entry
+            fetched_at, types = None, []
         if fetched_at is None or not types:
+            _LOGGER.warning("The saved event types cannot be read; they are fetched again")
             return False
         self.async_set_updated_data({event_type.event_type_id: event_type for event_type in types})
         planner = self.budget.planner

@@ -1,4 +1,4 @@
-"""Repair issues: monthly quota spent, plan too small, energy counter reset, system missing."""
+"""Repair issues: quota spent, plan too small, energy reset, system missing, bad settings."""
 
 from __future__ import annotations
 
@@ -178,4 +178,35 @@ def async_update_system_missing_issue(
             "system": name,
             "since": format_time(missing_since),
         },
+    )
+
+
+def settings_issue_id(entry_id: str) -> str:
+    """Return the repair issue id of an entry whose stored settings cannot be read."""
+    return f"settings_unreadable_{entry_id}"
+
+
+@callback
+def async_update_settings_issue(
+    hass: HomeAssistant, entry: ConfigEntry[Any], settings: list[str]
+) -> None:
+    """Say which stored settings could not be read (defaults stand in), or clear that."""
+    issue_id = settings_issue_id(entry.entry_id)
+    if not settings:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    _LOGGER.warning(
+        "%s: stored settings that cannot be read: %s; using the defaults",
+        entry.title,
+        ", ".join(settings),
+    )
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        is_persistent=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="settings_unreadable",
+        translation_placeholders={"entry": entry.title, "settings": ", ".join(settings)},
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.config_entry_oauth2_flow import (
@@ -51,8 +51,8 @@ from .devices import (
 )
 from .entry_budget import EntryBudget, planner_registry
 from .messages import format_time
-from .options import plan_limits, plan_reserve, selected_system_ids
-from .repairs import async_update_system_missing_issue
+from .options import plan_limits, plan_reserve, selected_system_ids, unreadable_settings
+from .repairs import async_update_settings_issue, async_update_system_missing_issue
 from .scheduler import EnphaseScheduler
 
 _LOGGER = logging.getLogger(__name__)
@@ -224,10 +224,14 @@ async def async_setup_runtime(hass: HomeAssistant, entry: EnphaseConfigEntry) ->
     Raises ConfigEntryNotReady while the token, the plan's limits or Enphase stand in the
     way, ConfigEntryAuthFailed when the refresh token is refused.
     """
+    api_key = entry.data.get(CONF_API_KEY)
+    if not isinstance(api_key, str) or not api_key.strip():
+        # Lost from the entry (edited by hand): the reauth flow asks for it again.
+        raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="api_key_missing")
+    async_update_settings_issue(hass, entry, unreadable_settings(entry))
     auth = await _async_auth(hass, entry)
     stats = RequestStats()
     registry = planner_registry(hass)
-    api_key = entry.data[CONF_API_KEY]
     # Entries with the same API key share one planner: the quota is the application's.
     limits = plan_limits(entry)
     planner = await registry.async_acquire(

@@ -81,7 +81,9 @@ def test_issues_translated() -> None:
         "plan_too_small",
         "lifetime_energy_reset",
         "system_missing",
+        "settings_unreadable",
     }
+    assert "{settings}" in issues["settings_unreadable"]["description"]
     for placeholder in ("{entry}", "{system}", "{since}"):
         assert placeholder in issues["system_missing"]["description"]
     for placeholder in ("{entity}", "{shown}", "{read}"):
