@@ -23,7 +23,7 @@ from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .api import EnphaseClient, RequestRecord, System
-from .auth import EnphaseAuth
+from .auth import EnphaseAuth, async_restore_token
 from .budget import SystemProfile, with_fallback_zone
 from .const import (
     CONF_API_KEY,
@@ -207,6 +207,7 @@ async def _async_auth(hass: HomeAssistant, entry: EnphaseConfigEntry) -> Enphase
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN, translation_key="oauth2_implementation_unavailable"
         ) from err
+    await async_restore_token(hass, entry)
     auth = EnphaseAuth(hass, OAuth2Session(hass, entry, implementation))
     try:
         # A rejected refresh token raises ConfigEntryAuthFailed (reauth) from here as is.

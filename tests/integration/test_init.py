@@ -382,3 +382,69 @@ async def test_limits_saved_as_numeric_text(
     assert planner.reserve.other == 100
     assert list(config_entry.runtime_data.system_data) == [SYSTEM_ID]
     assert not issue_registry.issues
+
+
+async def test_rotated_token_saved_at_once(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A refresh's new token is in the integration's store before it is used."""
+    config_entry.add_to_hass(hass)
+    _expire(hass, config_entry)
+    old = config_entry.data["token"]["refresh_token"]
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    saved = hass_storage[f"{DOMAIN}.token.{config_entry.entry_id}"]["data"]["token"]
+    assert saved["refresh_token"] != old
+    assert saved["refresh_token"] == config_entry.data["token"]["refresh_token"]
+    assert saved["refresh_token"] in sim.refresh_tokens
+
+
+async def test_token_saved_after_rotation_wins_after_a_crash(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The entry still holds the retired refresh token (not written before a crash): the
+    saved newer one is used, and no sign-in is asked for."""
+    retired = dict(config_entry.data["token"])
+    newest = sim.issue_tokens()
+    # What a rotation leaves: the old refresh token no longer accepted, and (so the
+    # refresh token is put to use) no access token accepted either.
+    sim.revoke_refresh_token(retired["refresh_token"])
+    sim.expire_access_tokens()
+    key = f"{DOMAIN}.token.{config_entry.entry_id}"
+    hass_storage[key] = _stored(
+        key, {"token": {**newest, "expires_at": retired["expires_at"] + 60}}
+    )
+    await setup_entry(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert not _reauth_flows(hass)
+    token = config_entry.data["token"]
+    assert token["refresh_token"] in sim.refresh_tokens
+    assert token["refresh_token"] != newest["refresh_token"]  # used, so rotated again
+
+
+async def test_older_saved_token_is_ignored(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A saved token older than the entry's (a sign-in since) is not used."""
+    current = dict(config_entry.data["token"])
+    key = f"{DOMAIN}.token.{config_entry.entry_id}"
+    stale = {**current, "refresh_token": "retired", "expires_at": current["expires_at"] - 3600}
+    hass_storage[key] = _stored(key, {"token": stale})
+    await setup_entry(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert config_entry.data["token"]["refresh_token"] == current["refresh_token"]
