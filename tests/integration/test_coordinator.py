@@ -413,3 +413,22 @@ async def test_odd_summary_backs_off(
     sim.faults.clear()
     await advance(hass, freezer, summary_interval(loaded))
     assert hass.states.get(POWER).state != STATE_UNAVAILABLE
+
+
+async def test_token_endpoint_answers_garbage(
+    hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """A 200 from the token endpoint that is not JSON (no Enphase error type at all): the
+    fetches wait like after any failure, instead of asking again every few seconds."""
+    hass.config_entries.async_update_entry(
+        loaded, data={**loaded.data, "token": {**loaded.data["token"], "expires_at": 0}}
+    )
+    sim.fail_next(1_000, 200, endpoint="token", malformed=True)
+    await advance(hass, freezer, summary_interval(loaded))
+    assert count(sim, "token") >= 1
+    for _ in range(120):
+        await advance(hass, freezer, timedelta(seconds=5))
+    assert count(sim, "token") <= 10
+    sim.faults.clear()
+    await advance(hass, freezer, summary_interval(loaded))
+    assert hass.states.get(POWER).state != STATE_UNAVAILABLE
