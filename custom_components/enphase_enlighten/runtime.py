@@ -372,14 +372,15 @@ def _mark_missing(
 ) -> None:
     """Note a system missing from Enphase's answer, and say so before removing it."""
     entry.runtime_data.missing[system_id] = now
-    name = system_device_name(hass, system_id)
     _LOGGER.warning(
-        "Enphase did not list system %s (%s); it is removed if it is still missing at the"
-        " next systems read, or if Enphase says it does not exist",
+        "Enphase did not list system %s; it is removed if it is still missing at the next"
+        " systems read, or if Enphase says it does not exist",
         system_id,
-        name,
     )
-    async_update_system_missing_issue(hass, entry, system_id, name, now)
+    # The name is for the user's own repair list only, never for the log.
+    async_update_system_missing_issue(
+        hass, entry, system_id, system_device_name(hass, system_id), now
+    )
 
 
 @callback

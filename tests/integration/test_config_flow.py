@@ -1236,3 +1236,33 @@ async def test_options_without_api_key(
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reauth_required"
     assert sim.request_log == []
+
+
+async def test_reconfigure_uses_the_token_saved_after_a_rotation(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+    mock_setup_entry: AsyncMock,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The entry holds a retired refresh token (a crash before it was written): the flow
+    signs in with the newest one the integration saved."""
+    retired = dict(config_entry.data["token"])
+    newest = sim.issue_tokens()
+    sim.revoke_refresh_token(retired["refresh_token"])
+    sim.expire_access_tokens()
+    key = f"{DOMAIN}.token.{config_entry.entry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": key,
+        "data": {"token": {**newest, "expires_at": 0.5}},
+    }
+    config_entry.add_to_hass(hass)
+    _expire_token(hass, config_entry)
+    result = await config_entry.start_reconfigure_flow(hass)
+    assert result["step_id"] == "api_key"
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["step_id"] == "plan"
+    assert config_entry.data["token"]["refresh_token"] in sim.refresh_tokens
