@@ -700,6 +700,8 @@ async def test_reconfigure(
         CONF_REQUESTS_PER_MINUTE: 50,
         CONF_REQUESTS_PER_MONTH: 50_000,
     }
+    # The reload is scheduled, not awaited by the flow.
+    await hass.async_block_till_done()
     assert len(mock_setup_entry.mock_calls) == 1
 
 
