@@ -38,7 +38,7 @@ from custom_components.enphase_enlighten.budget import (
     quota_month,
 )
 from custom_components.enphase_enlighten.energy import GROUPS, REREAD
-from custom_components.enphase_enlighten.sensor import LifetimeEnergy
+from custom_components.enphase_enlighten.lifetime import LifetimeEnergy
 from custom_components.enphase_enlighten.statistics import (
     CHANNELS,
     CONSUMPTION,
@@ -230,7 +230,7 @@ async def _month(case: Case, month_start: datetime, *, telemetry: bool) -> Energ
                         report = summary.last_report_at.timestamp() if summary.last_report_at else 0
                         run.summaries.append((now.timestamp(), report))
                         planner.record_summary(site.system_id, summary, now)
-                        if (value := energy.update(summary)) is not None:
+                        if (value := energy.update(summary, now)) is not None:
                             run.lifetime.append((now.timestamp(), value))
                     elif task.kind is TaskKind.TELEMETRY:
                         behind = await importer.fetch(now, truth)

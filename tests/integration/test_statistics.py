@@ -424,6 +424,7 @@ async def test_live_sensors_follow_the_telemetry_and_expire(
     freezer.move_to(upload + timedelta(days=1, seconds=2))
     async_fire_time_changed(hass)
     await hass.async_block_till_done()
+    assert energy.last_success_at == fetched, "an energy fetch brought newer values"
     for key in (
         "consumption_power",
         "grid_power",
