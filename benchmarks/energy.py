@@ -98,7 +98,7 @@ class _Importer:
         self.client = client
         self.system_id = system_id
         self.backfill = start
-        self.max_calls = max(1, limits.per_minute - 1)
+        self.max_calls = max(1, limits.per_minute // 2)
         self.run = EnergyRun(imported={c: {} for c in CHANNELS}, exact_at={c: {} for c in CHANNELS})
 
     async def fetch(self, now: datetime, truth: dict[str, dict[datetime, int]]) -> bool:

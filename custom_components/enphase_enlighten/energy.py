@@ -130,7 +130,7 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
 
     Each fetch continues from the last imported hour of each statistic (the recorder's),
     re-reading a day before it; a first fetch back-fills the current month on Watt. A
-    fetch makes at most the plan's per-minute limit less one request and asks the planner
+    fetch makes at most half the plan's per-minute limit and asks the planner
     to continue soon while history remains. An endpoint the plan refuses (403) is switched
     off for the system, saved, and raised as a repair issue; it is tried again only once
     the plan changes.
@@ -186,10 +186,12 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
         ]
 
     def _max_calls(self) -> int:
-        return max(1, self.budget.planner.limits.per_minute - 1)
+        # Half the minute, but never less than one round (an endpoint each, the latest power):
+        # summaries and the user's refreshes keep the rest.
+        return max(len(GROUPS) + 1, self.budget.planner.limits.per_minute // 2)
 
     def requests_needed(self, now: datetime) -> int:
-        """Return the requests of the next fetch (at most the per-minute limit less one)."""
+        """Return the requests of the next fetch (at most half the per-minute limit)."""
         needed = 0
         available = self.channels()
         for channels in GROUPS.values():
@@ -287,11 +289,16 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
             (group, [c for c in group_channels if c in starts])
             for group, group_channels in GROUPS.items()
         ]
-        groups = [(group, wanted) for group, wanted in groups if wanted]
+        # The furthest behind first, so an endpoint left out of one fetch leads the next.
+        groups = sorted(
+            ((group, wanted) for group, wanted in groups if wanted),
+            key=lambda item: min(starts[c] for c in item[1]),
+        )
         for index, (group, wanted) in enumerate(groups):
             start = min(starts[c] for c in wanted)
             # A long back-fill shares the calls: every channel moves on in every fetch.
-            left = (max_calls - calls[0]) // (len(groups) - index)
+            remaining = max_calls - calls[0]
+            left = max(1, remaining // (len(groups) - index)) if remaining > 0 else 0
             if left <= 0:
                 behind = True
                 continue

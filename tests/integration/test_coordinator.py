@@ -413,6 +413,8 @@ async def test_odd_summary_backs_off(
     body: object,
 ) -> None:
     """An answer no model expected is one failed request, then a wait, not a retry storm."""
+    # Past the energy statistics' first import (a minute after the setup).
+    await advance(hass, freezer, timedelta(minutes=1, seconds=1))
     sim.fail_next(1_000, 200, body=body, endpoint="summary")
     await advance(hass, freezer, summary_interval(loaded))
     failed = count(sim, "summary")

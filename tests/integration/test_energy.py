@@ -184,7 +184,12 @@ async def test_one_glitched_lifetime_is_not_kept(
     summary = loaded.runtime_data.system_data[SYSTEM_ID].summary.data
     assert summary is not None
     assert summary.energy_lifetime
-    sim.fail_next(1, 200, body=_glitched(loaded, energy_lifetime=summary.energy_lifetime * 1000))
+    sim.fail_next(
+        1,
+        200,
+        body=_glitched(loaded, energy_lifetime=summary.energy_lifetime * 1000),
+        endpoint="summary",
+    )
     freezer.tick(timedelta(minutes=1))
     await _refresh(hass, loaded)
     assert _wh(hass) == pytest.approx(before)
@@ -206,7 +211,7 @@ async def test_confirmed_jump_is_shown(
     assert summary is not None
     assert summary.energy_lifetime
     jumped = summary.energy_lifetime + 50_000_000
-    sim.fail_next(3, 200, body=_glitched(loaded, energy_lifetime=jumped))
+    sim.fail_next(3, 200, body=_glitched(loaded, energy_lifetime=jumped), endpoint="summary")
     for _ in range(2):
         freezer.tick(timedelta(minutes=1))
         await _refresh(hass, loaded)
@@ -226,13 +231,17 @@ async def test_confirmed_reset_is_reported(
 ) -> None:
     """Enphase's counter back at a low value for good: a repair says so, the total goes on."""
     before = _wh(hass)
-    sim.fail_next(1, 200, body=_glitched(loaded, energy_lifetime=1_000, energy_today=0))
+    sim.fail_next(
+        1, 200, body=_glitched(loaded, energy_lifetime=1_000, energy_today=0), endpoint="summary"
+    )
     freezer.tick(timedelta(minutes=1))
     await _refresh(hass, loaded)
     # One low read may be a glitch: nothing reported yet.
     assert _wh(hass) == pytest.approx(before)
     assert not issue_registry.issues
-    sim.fail_next(2, 200, body=_glitched(loaded, energy_lifetime=1_000, energy_today=500))
+    sim.fail_next(
+        2, 200, body=_glitched(loaded, energy_lifetime=1_000, energy_today=500), endpoint="summary"
+    )
     for _ in range(2):
         freezer.tick(timedelta(minutes=1))
         await _refresh(hass, loaded)
@@ -241,7 +250,12 @@ async def test_confirmed_reset_is_reported(
     assert issue.translation_key == "lifetime_energy_reset"
     assert issue.translation_placeholders["entity"] == LIFETIME
     # What Enphase counts from now on is added to the total shown.
-    sim.fail_next(1, 200, body=_glitched(loaded, energy_lifetime=1_000, energy_today=2_500))
+    sim.fail_next(
+        1,
+        200,
+        body=_glitched(loaded, energy_lifetime=1_000, energy_today=2_500),
+        endpoint="summary",
+    )
     freezer.tick(timedelta(minutes=1))
     await _refresh(hass, loaded)
     assert _wh(hass) == pytest.approx(before + 2_000)
