@@ -98,7 +98,7 @@ class _Importer:
         self.client = client
         self.system_id = system_id
         self.backfill = start
-        self.max_calls = max(1, limits.per_minute // 2)
+        self.max_calls = max(len(GROUPS) + 1, limits.per_minute // 2)
         self.run = EnergyRun(imported={c: {} for c in CHANNELS}, exact_at={c: {} for c in CHANNELS})
 
     async def fetch(self, now: datetime, truth: dict[str, dict[datetime, int]]) -> bool:
@@ -112,12 +112,13 @@ class _Importer:
         def count() -> None:
             calls[0] += 1
 
-        groups = list(GROUPS.items())
+        groups = sorted(GROUPS.items(), key=lambda item: min(starts[c] for c in item[1]))
         behind = False
         budget = self.max_calls - 1  # one for latest_telemetry
         for index, (group, channels) in enumerate(groups):
             start = min(starts[c] for c in channels)
-            left = (budget - calls[0]) // (len(groups) - index)
+            remaining = budget - calls[0]
+            left = max(1, remaining // (len(groups) - index)) if remaining > 0 else 0
             if left <= 0:
                 behind = True
                 continue
