@@ -104,7 +104,10 @@ async def _async_refresh(call: ServiceCall) -> ServiceResponse:
     ]
     planner = runtime.budget.planner
     started = dt_util.utcnow()
-    if not (decision := planner.can_refresh(started, len(targets))):
+    # No upload since the summary held can exist yet: it is the answer, for free.
+    held = [coordinator.system_id for coordinator in targets if coordinator.nothing_new(started)]
+    targets = [coordinator for coordinator in targets if coordinator.system_id not in held]
+    if targets and not (decision := planner.can_refresh(started, len(targets))):
         raise refresh_refused(decision, dt_util.utcnow())
     requests_before = runtime.stats.total
     # Not the debounced request_refresh: the user waits for this answer.
@@ -128,4 +131,6 @@ async def _async_refresh(call: ServiceCall) -> ServiceResponse:
         "systems": list(system_ids),
         "requests_spent": runtime.stats.total - requests_before,
         "requests_remaining": planner.stats(now).remaining,
+        # Systems answered from the data held: their gateway cannot have uploaded since.
+        "unchanged_systems": list(held),
     }

@@ -281,17 +281,22 @@ async def test_real_hass_reauth(real_hass: RealHass) -> None:
         client = HomeAssistantClient(session, real_hass.base_url)
         await client.login("demo", "demo-password")
         await client.request("POST", f"/api/config/config_entries/entry/{entry_id}/reload")
+        # The reload asks Enphase nothing (its answers are held and fresh), so it loads; the
+        # next request meets the forgotten sign-in, and the entry asks to sign in again.
         (entry,) = await client.config_entries()
-        assert entry["state"] == "setup_error"
+        assert entry["state"] == "loaded"
+        registry = await client.integration_entities()
+        enabled = [entity["entity_id"] for entity in registry if entity["disabled_by"] is None]
+        await client.request(
+            "POST", "/api/services/homeassistant/update_entity", json={"entity_id": enabled}
+        )
 
         # The repair's "Reconfigure": confirm, sign in at the (simulated) Enphase, and the
         # stored API key is checked again; no new entry.
         assert await client.reauthenticate() == 1
         entry = await _wait_for_entry_state(client, "loaded", within=30)
         assert entry["entry_id"] == entry_id
-        registry = await client.integration_entities()
-        enabled = {entity["entity_id"] for entity in registry if entity["disabled_by"] is None}
-        states = await _wait_for_states(client, enabled, within=30)
+        states = await _wait_for_states(client, set(enabled), within=30)
         assert not [e for e in enabled if states.get(e, {}).get("state") == "unavailable"]
 
 

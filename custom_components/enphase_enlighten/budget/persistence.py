@@ -115,6 +115,8 @@ class PlannerState:
                 for key, value in self._last_done.items()
                 if not key.startswith(TaskKind.SUMMARY)
             },
+            # A failed task's retry time, so set-up retries (which reload this) wait for it.
+            "retry_at": {key: value.isoformat() for key, value in self._retry_at.items()},
         }
 
     def from_dict(self, data: Mapping[str, Any]) -> None:
@@ -156,3 +158,8 @@ class PlannerState:
                 when = _parse(value)
                 if when is not None:
                     self._last_done[str(key)] = max(when, self._last_done.get(str(key), when))
+        retry_at = data.get("retry_at")
+        if isinstance(retry_at, Mapping):
+            for key, value in retry_at.items():
+                if (when := _parse(value)) is not None:
+                    self._retry_at[str(key)] = max(when, self._retry_at.get(str(key), when))

@@ -17,6 +17,8 @@ from .limits import (
     RETRY_MIN,
     UPLOAD_LAG,
     BudgetStats,
+    RefreshDecision,
+    RefreshRefusal,
     quota_month,
 )
 from .tasks import PRIORITY, SummaryLike, Task, TaskKind
@@ -114,6 +116,41 @@ class RequestPlanner(IntervalPlanner):
             self._systems[task.system_id].last_poll = now
         if task.kind != TaskKind.SUMMARY:
             self._dirty = True
+
+    def record_restored(self, task: Task, fetched_at: datetime) -> None:
+        """Note a task's answer kept from an earlier run: it ran at ``fetched_at``.
+
+        Unlike ``record_done``, a pending retry stays: a failure since then still counts.
+        """
+        last = self._last_done.get(task.key)
+        self._last_done[task.key] = fetched_at if last is None else max(last, fetched_at)
+        state = self._systems.get(task.system_id) if task.system_id is not None else None
+        if task.kind == TaskKind.SUMMARY and state is not None:
+            state.last_poll = (
+                fetched_at if state.last_poll is None else max(state.last_poll, fetched_at)
+            )
+
+    def next_upload_at(self, system_id: int) -> datetime | None:
+        """When the system's gateway can next upload (its last report plus its cadence)."""
+        state = self._systems.get(system_id)
+        if state is None or state.last_report_at is None:
+            return None
+        return state.last_report_at + state.cadence
+
+    def setup_may_spend(self, task: Task, now: datetime) -> RefreshDecision:
+        """Whether an entry's set-up may spend requests on ``task`` now, and if not, until when.
+
+        Set-up retries follow the task's backoff like any scheduled run: a failing
+        endpoint at start-up costs one request per retry time, not one per set-up attempt.
+        (The set-up's side of the planner's "may I spend now, or when?".)
+        """
+        decision = self.can_refresh(now, self.cost(task))
+        if not decision:
+            return decision
+        retry = self._retry_at.get(task.key)
+        if retry is not None and retry > now:
+            return RefreshDecision(False, RefreshRefusal.BACKING_OFF, retry)
+        return decision
 
     def record_failure(self, task: Task, now: datetime) -> None:
         """Note that a task failed (not a 429): retry later, not at once."""
