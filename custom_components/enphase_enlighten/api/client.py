@@ -10,6 +10,7 @@ from __future__ import annotations
 from calendar import monthrange
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
+from functools import partial
 import math
 from typing import Any
 
@@ -191,8 +192,13 @@ class EnphaseClient(EnphaseTransport):
 
     async def devices(self, system_id: int) -> Devices:
         """Fetch a system's active devices, every kind (GET /systems/{system_id}/devices)."""
-        data = await self._request(ENDPOINT_DEVICES, "GET", f"/systems/{int(system_id)}/devices")
-        return Devices.from_dict(data, system_id=system_id)
+        devices: Devices = await self._request(
+            ENDPOINT_DEVICES,
+            "GET",
+            f"/systems/{int(system_id)}/devices",
+            parse=partial(Devices.from_dict, system_id=system_id),
+        )
+        return devices
 
     async def retrieve_system_id(self, serial_num: str) -> int:
         """Find the system id of a gateway (Envoy) by its serial number."""
