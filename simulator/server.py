@@ -1,4 +1,4 @@
-"""aiohttp application: Enphase OAuth, the ten System Details endpoints, and the control API."""
+"""aiohttp application: Enphase OAuth, the System Details endpoints, and the control API."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from . import alarms as alarm_rules
 from .control import setup_control_routes
+from .control_alarms import setup_alarm_control_routes
 from .model import months_back
+from .plans import FORBIDDEN_BODY, TELEMETRY_PATTERNS, TELEMETRY_PERIOD_429
 from .solar import local_date
 from .state import SIM_KEY, Simulator
 
@@ -34,7 +37,9 @@ SORT_DETAILS = (
 )
 # Endpoints whose reference 429 example carries period fields; the others send only
 # message/details/code, and the simulator keeps that quirk.
-PERIOD_429_ENDPOINTS = frozenset({"summary", "retrieve_system_id", "inverters_summary"})
+PERIOD_429_ENDPOINTS = (
+    frozenset({"summary", "retrieve_system_id", "inverters_summary"}) | TELEMETRY_PERIOD_429
+)
 SEARCH_KEYS = frozenset({"ids", "name", "reference", "other_reference", "statuses"})
 WEEK = 7 * 86400
 
@@ -48,9 +53,12 @@ _ENDPOINT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^/api/v4/systems/[^/]+/devices$"), "devices"),
     (re.compile(r"^/api/v4/systems/[^/]+/events$"), "events"),
     (re.compile(r"^/api/v4/systems/[^/]+/alarms$"), "alarms"),
+    (re.compile(r"^/api/v4/systems/[^/]+/open_alarms$"), "open_alarms"),
+    (re.compile(r"^/api/v4/systems/[^/]+/open_events$"), "open_events"),
     (re.compile(r"^/api/v4/systems/[^/]+$"), "system"),
     (re.compile(r"^/oauth/token$"), "token"),
     (re.compile(r"^/oauth/authorize$"), "authorize"),
+    *TELEMETRY_PATTERNS,
 )
 
 
@@ -390,6 +398,9 @@ def api(endpoint: str, handler: ApiHandler) -> Callable[[web.Request], Awaitable
                 limited = {k: limited[k] for k in ("message", "details", "code")}
             return _json(limited, 429)
         request[LOG_KEY]["user_id"] = grant.user_id
+        if not sim.plan_allows(app, endpoint):
+            # A plan without the endpoint's group (plans.py); the request still counted.
+            return _json(FORBIDDEN_BODY, 403)
         try:
             body = await handler(request, sim, grant.user_id)
         except ApiError as err:
@@ -592,6 +603,18 @@ async def alarms(request: web.Request, sim: Simulator, user_id: int) -> Any:
     return system.alarms_json(sim.now(), start, end, cleared=cleared)
 
 
+async def open_alarms(request: web.Request, sim: Simulator, user_id: int) -> Any:
+    """GET /systems/{system_id}/open_alarms: every open alarm, no window."""
+    system = _owned(sim, user_id, request.match_info["system_id"])
+    return alarm_rules.open_alarms_json(system, sim.now())
+
+
+async def open_events(request: web.Request, sim: Simulator, user_id: int) -> Any:
+    """GET /systems/{system_id}/open_events: every open event, no window."""
+    system = _owned(sim, user_id, request.match_info["system_id"])
+    return alarm_rules.open_events_json(system, sim.now())
+
+
 async def event_types(request: web.Request, sim: Simulator, user_id: int) -> Any:
     """GET /systems/event_types."""
     raw = request.query.get("event_type_id")
@@ -672,10 +695,18 @@ def create_app(sim: Simulator) -> web.Application:
         ("GET", API + "/{system_id}/devices", "devices", devices),
         ("GET", API + "/{system_id}/events", "events", events),
         ("GET", API + "/{system_id}/alarms", "alarms", alarms),
+        ("GET", API + "/{system_id}/open_alarms", "open_alarms", open_alarms),
+        ("GET", API + "/{system_id}/open_events", "open_events", open_events),
     ]
+    # telemetry.py builds on this module's api(), so it is imported once this one is loaded.
+    from .telemetry import setup_truth_routes, telemetry_routes  # noqa: PLC0415
+
+    routes += telemetry_routes()
     for method, path, endpoint, handler in routes:
         # One catch-all route per path so a wrong method gets the reference's 405 body
         # instead of falling through to /{system_id}.
         app.router.add_route("*", path, _only(method, api(endpoint, handler)))
     setup_control_routes(app)
+    setup_alarm_control_routes(app)
+    setup_truth_routes(app)
     return app

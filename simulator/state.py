@@ -10,10 +10,14 @@ import uuid
 
 from aiohttp import web
 
+from .alarms import AlarmControl, AlarmRules
 from .clock import SimClock
+from .errors import SimulatorError
 from .event_types import EVENT_TYPES
 from .model import App, SimSystem, Usage, User, month_bounds
+from .plans import PLAN_ORDER, plan_allows
 from .scenarios import Scenario, load_scenario
+from .truth import TruthMixin
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -77,12 +81,13 @@ class Grant:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class SimulatorError(Exception):
-    """A control request that cannot be honoured (unknown id, bad value...)."""
+class Simulator(AlarmControl, TruthMixin):
+    """State of one simulated Enphase cloud built from a scenario.
 
-
-class Simulator:
-    """State of one simulated Enphase cloud built from a scenario."""
+    Alarm and event controls (raise_alarm, clear_alarm, open_event, close_event,
+    alarm_records...) come from :class:`simulator.alarms.AlarmControl`; the ground truth
+    of energy (hourly_truth, soc_truth...) from :class:`simulator.truth.TruthMixin`.
+    """
 
     def __init__(
         self,
@@ -134,6 +139,9 @@ class Simulator:
         self.event_types: dict[int, dict[str, Any]] = {
             int(e["event_type_id"]): dict(e) for e in (*EVENT_TYPES, *self.scenario.event_types)
         }
+        self.rules = AlarmRules(self.event_types)
+        for system in self.systems.values():
+            system.rules = self.rules
         self.codes: dict[str, Grant] = {}
         self.access_tokens: dict[str, Grant] = {}
         self.refresh_tokens: dict[str, Grant] = {}
@@ -143,6 +151,8 @@ class Simulator:
         self.endpoint_latency: dict[str, float] = {}
         self.request_log: list[dict[str, Any]] = []
         self._alarm_seq = 0
+        # Endpoint -> cheapest plan serving it, over plans.py's groups (set_endpoint_plan).
+        self.endpoint_plans: dict[str, str] = {}
 
     # --- helpers for tests ----------------------------------------------------------------
     def anchor(self, at: datetime | float | None = None) -> None:
@@ -367,6 +377,23 @@ class Simulator:
             raise SimulatorError(str(err)) from err
         return app
 
+    def plan_allows(self, app: App, endpoint: str | None) -> bool:
+        """Tell whether ``app``'s plan serves ``endpoint`` (else Enphase answers 403)."""
+        return plan_allows(app.plan, endpoint, self.endpoint_plans)
+
+    def set_endpoint_plan(self, endpoint: str, plan: str | None) -> None:
+        """Serve ``endpoint`` from ``plan`` up (None: back to its Swagger group's plan).
+
+        NOTES.md: one third-party note puts ``telemetry/battery`` on Kilowatt while the
+        Swagger file tags it Consumption Monitoring (Watt); this switch plays either reading.
+        """
+        if plan is None:
+            self.endpoint_plans.pop(endpoint, None)
+            return
+        if plan.lower() not in PLAN_ORDER:
+            raise SimulatorError(f"unknown plan {plan!r}")
+        self.endpoint_plans[endpoint] = plan.lower()
+
     # --- world changes -------------------------------------------------------------------
     def system(self, system_id: int) -> SimSystem:
         """Return the system ``system_id``."""
@@ -378,6 +405,7 @@ class Simulator:
     def add_system(self, spec: dict[str, Any], user_id: int | None = None) -> SimSystem:
         """Add a system (scenario dict form) owned by ``user_id`` (default user if None)."""
         system = SimSystem(spec, self.clock.time)
+        system.rules = self.rules
         system.anchor()
         if system.system_id in self.systems:
             raise SimulatorError(f"system {system.system_id} exists")
@@ -399,7 +427,8 @@ class Simulator:
     def update_system(self, system_id: int, changes: dict[str, Any]) -> SimSystem:
         """Change public fields (name, status...) or a simulation knob.
 
-        Knobs: ``reporting`` (bool), ``lifetime_lag`` and ``upload_interval`` (seconds).
+        Knobs: ``reporting`` (bool), ``lifetime_lag`` and ``upload_interval`` (seconds),
+        ``consumption_includes_battery`` (bool, see simulator/household.py).
         """
         system = self.system(system_id)
         for key, value in changes.items():
@@ -409,6 +438,8 @@ class Simulator:
                 system.offline_since = None if value else self.now()
             elif key == "lifetime_lag":
                 system.lifetime_lag = int(value)
+            elif key == "consumption_includes_battery":
+                system.household.consumption_includes_battery = bool(value)
             elif key in {"system_id", "devices", "events", "alarms"}:
                 raise SimulatorError(f"{key} cannot be changed here")
             else:
@@ -450,59 +481,6 @@ class Simulator:
                         device["_retired" if key == "retired" else key] = value
                     return device
         raise SimulatorError(f"no device {serial_number!r} in system {system_id}")
-
-    def raise_alarm(
-        self,
-        system_id: int,
-        event_type_id: int = 28,
-        *,
-        serial_number: str | None = None,
-        severity: int = 2,
-        alarm_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Open an alarm (and its event) now."""
-        system = self.system(system_id)
-        if serial_number is None:
-            gateways = system.gateways()
-            serial_number = gateways[0]["serial_number"] if gateways else None
-        now = int(self.now())
-        self._alarm_seq += 1
-        alarm_id = alarm_id or f"{system.system_id}.{event_type_id}.{now}{self._alarm_seq:03d}"
-        alarm = {
-            "id": str(alarm_id),
-            "severity": int(severity),
-            "event_type_id": int(event_type_id),
-            "start": now,
-            "end": None,
-            "events": [{"serial_number": serial_number, "start_date": now, "end_date": None}],
-        }
-        system.alarms.append(alarm)
-        system.events.append(
-            {
-                "event_type_id": int(event_type_id),
-                "serial_number": serial_number,
-                "start": now,
-                "end": None,
-                "alarm_id": str(alarm_id),
-            }
-        )
-        return alarm
-
-    def clear_alarm(self, alarm_id: str) -> dict[str, Any]:
-        """Clear an open alarm (and close its events) now."""
-        now = int(self.now())
-        for system in self.systems.values():
-            for alarm in system.alarms:
-                if alarm["id"] == str(alarm_id):
-                    if alarm["end"] is None or alarm["end"] > now:
-                        alarm["end"] = now
-                        for event in alarm["events"]:
-                            event["end_date"] = now
-                        for event in system.events:
-                            if event.get("alarm_id") == alarm["id"] and event["end"] is None:
-                                event["end"] = now
-                    return alarm
-        raise SimulatorError(f"no alarm {alarm_id!r}")
 
     def advance(self, delta: timedelta | float) -> None:
         """Shortcut for ``clock.advance``."""

@@ -26,6 +26,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "auth",
         "application_credentials",
+        "lifetime",
         "options",
         "messages",
         "alarms",

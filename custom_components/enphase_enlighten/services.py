@@ -19,12 +19,13 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
+from .budget import RefreshDecision, RefreshRefusal
 from .const import DOMAIN
 from .messages import refresh_refused
 
 if TYPE_CHECKING:
     from .coordinator import EnphaseSummaryCoordinator
-    from .runtime import EnphaseConfigEntry
+    from .runtime import EnphaseConfigEntry, EnphaseRuntimeData
 
 SERVICE_REFRESH = "refresh"
 ATTR_SYSTEM = "system"
@@ -107,24 +108,10 @@ async def _async_refresh(call: ServiceCall) -> ServiceResponse:
     # No upload since the summary held can exist yet: it is the answer, for free.
     held = [coordinator.system_id for coordinator in targets if coordinator.nothing_new(started)]
     targets = [coordinator for coordinator in targets if coordinator.system_id not in held]
-    if targets and not (decision := planner.can_refresh(started, len(targets))):
-        raise refresh_refused(decision, dt_util.utcnow())
     requests_before = runtime.stats.total
-    # Not the debounced request_refresh: the user waits for this answer.
-    await asyncio.gather(*(coordinator.async_refresh() for coordinator in targets))
-    await runtime.budget.async_changed()
+    if targets:
+        await _async_refresh_targets(runtime, targets)
     now = dt_util.utcnow()
-    for coordinator in targets:
-        if coordinator.last_success_at is not None and coordinator.last_success_at >= started:
-            continue
-        if not (decision := planner.can_refresh(now, 1)):
-            # Enphase answered with a 429 while refreshing.
-            raise refresh_refused(decision, dt_util.utcnow())
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="refresh_failed",
-            translation_placeholders={"error": str(coordinator.last_exception)},
-        )
     if not call.return_response:
         return None
     return {
@@ -134,3 +121,37 @@ async def _async_refresh(call: ServiceCall) -> ServiceResponse:
         # Systems answered from the data held: their gateway cannot have uploaded since.
         "unchanged_systems": list(held),
     }
+
+
+async def _async_refresh_targets(
+    runtime: EnphaseRuntimeData, targets: list[EnphaseSummaryCoordinator]
+) -> None:
+    """Fetch the targets' summaries within a reservation; raise when refused or failed."""
+    planner = runtime.budget.planner
+    # The requests are reserved before any is sent: of many calls at once, only what the
+    # minute allows goes out, the rest are refused here.
+    reservation = planner.reserve_refresh(dt_util.utcnow(), len(targets))
+    if not reservation:
+        raise refresh_refused(reservation.decision, dt_util.utcnow())
+    with reservation:
+        # Not the debounced request_refresh: the user waits for this answer.
+        await asyncio.gather(*(coordinator.async_refresh() for coordinator in targets))
+    await runtime.budget.async_changed()
+    now = dt_util.utcnow()
+    # This call's own outcome (its reservation saw its fetches end), not the coordinators'
+    # shared state, which other calls and the scheduler change too.
+    if reservation.rate_limited:
+        decision = planner.can_refresh(now, 1)
+        raise refresh_refused(
+            decision if not decision else RefreshDecision(False, RefreshRefusal.RATE_LIMITED),
+            dt_util.utcnow(),
+        )
+    if reservation.failed or reservation.done < len(targets):
+        failed = next(
+            (coordinator for coordinator in targets if coordinator.last_exception), targets[0]
+        )
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key="refresh_failed",
+            translation_placeholders={"error": str(failed.last_exception)},
+        )

@@ -258,24 +258,35 @@ async def test_minute_limit_without_period_end(
 async def test_rate_limit_without_period_backs_off(
     hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:
-    """A 429 with no period backs off (doubling) and plans on half the remaining quota."""
+    """A 429 with no period is taken as the minute: retried once after it, the month kept.
+
+    Refused again after the minute, it is not our pace: polling backs off (doubling) and the
+    month loses only what that refusal shows (the minute's room others used), never half.
+    """
     planner = loaded.runtime_data.budget.planner
     remaining = planner.stats(dt_util.utcnow()).remaining
     sim.fail_next(1, 429, endpoint="summary")
     await advance(hass, freezer, summary_interval(loaded))
     now = dt_util.utcnow()
     assert planner.blocked_until(now) == now + timedelta(minutes=1)
-    assert planner.stats(now).remaining <= remaining / 2 + 5
+    assert planner.stats(now).remaining == remaining - 1  # the refused request only
     assert hass.states.get(POWER).state != STATE_UNAVAILABLE
     requests = _requests(sim)
     await advance(hass, freezer, timedelta(seconds=30))
     assert _requests(sim) == requests
-    # Again (at the next summary, which comes later on the halved budget): twice as long.
-    sim.fail_next(1, 429, endpoint="summary")
+    # After the minute the summary is fetched again, once, and polling goes on as planned.
+    summaries = count(sim, "summary")
     await advance(hass, freezer, timedelta(seconds=31))
+    assert count(sim, "summary") == summaries + 1
+    assert planner.blocked_until(dt_util.utcnow()) is None
+    # Refused at the next summary and again after the minute: a backoff, not a write-off.
+    remaining = planner.stats(dt_util.utcnow()).remaining
+    sim.fail_next(2, 429, endpoint="summary")
     await advance(hass, freezer, summary_interval(loaded))
+    await advance(hass, freezer, timedelta(minutes=1, seconds=1))
     now = dt_util.utcnow()
     assert planner.blocked_until(now) == now + timedelta(minutes=2)
+    assert remaining - 2 - 10 <= planner.stats(now).remaining < remaining - 2
 
 
 async def test_server_error_unavailable_then_recovers(
@@ -382,3 +393,53 @@ async def test_systems_rate_limited_at_startup(
     sim.fail_next(1, 429, endpoint="search")
     await setup_entry(hass, config_entry)
     assert config_entry.state is ConfigEntryState.SETUP_RETRY
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"system_id": SYSTEM_ID, "last_report_at": "9999-12-31T23:59:59-05:00"},
+        "[" * 100_000 + "]" * 100_000,
+    ],
+    ids=["time_out_of_range", "deeply_nested"],
+)
+async def test_odd_summary_backs_off(
+    hass: HomeAssistant,
+    sim: Simulator,
+    loaded: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    body: object,
+) -> None:
+    """An answer no model expected is one failed request, then a wait, not a retry storm."""
+    sim.fail_next(1_000, 200, body=body, endpoint="summary")
+    await advance(hass, freezer, summary_interval(loaded))
+    failed = count(sim, "summary")
+    assert sim.request_log[-1]["endpoint"] == "summary"
+    assert hass.states.get(POWER).state == STATE_UNAVAILABLE
+    # Ten minutes of timer ticks: the failure waits at least two minutes, and longer after.
+    for _ in range(120):
+        await advance(hass, freezer, timedelta(seconds=5))
+    assert count(sim, "summary") - failed <= 3
+    assert not [e for e in sim.request_log if e["status"] == 429]
+    sim.faults.clear()
+    await advance(hass, freezer, summary_interval(loaded))
+    assert hass.states.get(POWER).state != STATE_UNAVAILABLE
+
+
+async def test_token_endpoint_answers_garbage(
+    hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """A 200 from the token endpoint that is not JSON (no Enphase error type at all): the
+    fetches wait like after any failure, instead of asking again every few seconds."""
+    hass.config_entries.async_update_entry(
+        loaded, data={**loaded.data, "token": {**loaded.data["token"], "expires_at": 0}}
+    )
+    sim.fail_next(1_000, 200, endpoint="token", malformed=True)
+    await advance(hass, freezer, summary_interval(loaded))
+    assert count(sim, "token") >= 1
+    for _ in range(120):
+        await advance(hass, freezer, timedelta(seconds=5))
+    assert count(sim, "token") <= 10
+    sim.faults.clear()
+    await advance(hass, freezer, summary_interval(loaded))
+    assert hass.states.get(POWER).state != STATE_UNAVAILABLE

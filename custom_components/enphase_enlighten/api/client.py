@@ -45,7 +45,7 @@ from .models import (
     System,
     SystemsPage,
 )
-from .models.parse import as_int
+from .models.parse import as_int, malformed
 from .transport import (
     EnphaseTransport,
     RequestCallback,
@@ -87,7 +87,8 @@ class EnphaseClient(EnphaseTransport):
             "/systems",
             params={"page": page, "size": size, "sort_by": sort_by},
         )
-        return SystemsPage.from_dict(data)
+        with malformed(ENDPOINT_SYSTEMS):
+            return SystemsPage.from_dict(data)
 
     async def all_systems(self) -> list[System]:
         """Fetch every system, walking all pages at the largest page size."""
@@ -134,7 +135,8 @@ class EnphaseClient(EnphaseTransport):
             params={"page": page, "size": size},
             json_body=body,
         )
-        return SystemsPage.from_dict(data)
+        with malformed(ENDPOINT_SEARCH):
+            return SystemsPage.from_dict(data)
 
     async def search_all_systems(
         self,
@@ -178,7 +180,8 @@ class EnphaseClient(EnphaseTransport):
     async def system(self, system_id: int) -> System:
         """Fetch one system (GET /systems/{system_id})."""
         data = await self._request(ENDPOINT_SYSTEM, "GET", f"/systems/{int(system_id)}")
-        return System.from_dict(data)
+        with malformed(ENDPOINT_SYSTEM):
+            return System.from_dict(data)
 
     async def summary(self, system_id: int, *, summary_date: date | None = None) -> Summary:
         """Fetch a system's summary, for today (its local date) or for `summary_date`."""
@@ -188,7 +191,8 @@ class EnphaseClient(EnphaseTransport):
             f"/systems/{int(system_id)}/summary",
             params={"summary_date": summary_date.isoformat() if summary_date is not None else None},
         )
-        return Summary.from_dict(data, system_id=system_id)
+        with malformed(ENDPOINT_SUMMARY):
+            return Summary.from_dict(data, system_id=system_id)
 
     async def devices(self, system_id: int) -> Devices:
         """Fetch a system's active devices, every kind (GET /systems/{system_id}/devices)."""
@@ -196,7 +200,8 @@ class EnphaseClient(EnphaseTransport):
             ENDPOINT_DEVICES,
             "GET",
             f"/systems/{int(system_id)}/devices",
-            parse=partial(Devices.from_dict, system_id=system_id),
+            # A large inventory is decoded and parsed in the executor.
+            parse=partial(_parse_devices, system_id),
         )
         return devices
 
@@ -232,7 +237,9 @@ class EnphaseClient(EnphaseTransport):
                 f"/systems/{int(system_id)}/events",
                 params={"start_time": window_start, "end_time": window_end},
             )
-            for event in Event.list_from_response(data, system_id=system_id):
+            with malformed(ENDPOINT_EVENTS):
+                events = Event.list_from_response(data, system_id=system_id)
+            for event in events:
                 # An event spanning two windows comes back from both calls.
                 key = (
                     event.event_type_id,
@@ -268,7 +275,9 @@ class EnphaseClient(EnphaseTransport):
                     "cleared": "true" if cleared else "false",
                 },
             )
-            for alarm in Alarm.list_from_response(data, system_id=system_id, cleared=cleared):
+            with malformed(ENDPOINT_ALARMS):
+                alarms = Alarm.list_from_response(data, system_id=system_id, cleared=cleared)
+            for alarm in alarms:
                 if alarm.id not in seen:
                     seen.add(alarm.id)
                     result.append(alarm)
@@ -309,7 +318,8 @@ class EnphaseClient(EnphaseTransport):
             "/systems/event_types",
             params={"event_type_id": event_type_id},
         )
-        return EventType.list_from_response(data)
+        with malformed(ENDPOINT_EVENT_TYPES):
+            return EventType.list_from_response(data)
 
     async def inverters_summary(
         self, *, site_id: int | None = None, envoy_serial_number: str | None = None
@@ -333,7 +343,8 @@ class EnphaseClient(EnphaseTransport):
                     "size": MAX_PAGE_SIZE,
                 },
             )
-            envoys = EnvoyInvertersSummary.list_from_response(data)
+            with malformed(ENDPOINT_INVERTERS_SUMMARY):
+                envoys = EnvoyInvertersSummary.list_from_response(data)
             on_page = 0
             new_micros = 0
             for envoy in envoys:
@@ -350,6 +361,11 @@ class EnphaseClient(EnphaseTransport):
             if on_page < MAX_PAGE_SIZE or new_micros == 0:
                 break
         return list(merged.values())
+
+
+def _parse_devices(system_id: int, data: Any) -> Devices:
+    with malformed(ENDPOINT_DEVICES):
+        return Devices.from_dict(data, system_id=system_id)
 
 
 def _merge_envoy(

@@ -9,7 +9,7 @@ import json
 import logging
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -27,6 +27,9 @@ from .errors import (
     EnphaseServerError,
 )
 from .models.parse import as_datetime, as_int
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -103,6 +106,7 @@ class EnphaseTransport:
         *,
         base_url: str | None = None,
         on_request: RequestCallback | None = None,
+        on_send: RequestCallback | None = None,
         timeout: float = 30.0,
         now: Callable[[], float] | None = None,
     ) -> None:
@@ -112,6 +116,8 @@ class EnphaseTransport:
         self._api_key = api_key
         self._base_url = (base_url or base_url_from_env()).rstrip("/")
         self._on_request = on_request
+        # Told as a request leaves (status None), so a budget counts it before its answer.
+        self._on_send = on_send
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         # Looked up at call time, not bound at import, so a patched clock (tests) applies.
         self._now: Callable[[], float] = now or (lambda: time.time())
@@ -154,6 +160,7 @@ class EnphaseTransport:
         status: int | None = None
         started_at = self._now()
         started = time.monotonic()
+        self._report(self._on_send, RequestRecord(endpoint, method, None, started_at, 0.0))
         try:
             async with self._session.request(
                 method,
@@ -176,13 +183,14 @@ class EnphaseTransport:
         finally:
             # Also on cancellation: the request may have reached Enphase and count there.
             self._report(
+                self._on_request,
                 RequestRecord(
                     endpoint=endpoint,
                     method=method,
                     status=status,
                     started_at=started_at,
                     duration=time.monotonic() - started,
-                )
+                ),
             )
         _LOGGER.debug("Enphase %s %s: HTTP %s", method, endpoint, status)
         if 200 <= status < 300:
@@ -193,11 +201,11 @@ class EnphaseTransport:
             return _decode(endpoint, status, body, parse)
         raise _error_for(endpoint, status, body, scrub)
 
-    def _report(self, record: RequestRecord) -> None:
-        if self._on_request is None:
+    def _report(self, callback: RequestCallback | None, record: RequestRecord) -> None:
+        if callback is None:
             return
         try:
-            self._on_request(record)
+            callback(record)
         except Exception:
             # Counting must never turn a good response into a failure.
             _LOGGER.exception("Enphase request callback failed")
@@ -207,12 +215,21 @@ def _decode(endpoint: str, status: int, body: bytes, parse: Callable[[Any], Any]
     """Decode a successful answer, and parse it when told how."""
     try:
         decoded = json.loads(body.decode("utf-8"))
-    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+    # JSONDecodeError and UnicodeDecodeError; RecursionError for deeply nested JSON.
+    except (ValueError, RecursionError) as err:
         raise EnphaseResponseError(
             f"Malformed response from the Enphase API ({endpoint}): body is not JSON",
             status=status,
         ) from err
     return decoded if parse is None else parse(decoded)
+
+
+def _moment(value: Any) -> datetime | None:
+    """Read a time of a 429 body; one out of range is as good as none (the 429 still counts)."""
+    try:
+        return as_datetime(value)
+    except OverflowError:
+        return None
 
 
 def _error_for(
@@ -221,7 +238,7 @@ def _error_for(
     """Turn a non-2xx response into the typed error a caller can act on."""
     try:
         decoded: Any = json.loads(body.decode("utf-8"))
-    except ValueError:
+    except (ValueError, RecursionError):
         decoded = None
     data: Mapping[str, Any] = decoded if isinstance(decoded, Mapping) else {}
     message = scrub(_text(data.get("message")))
@@ -241,8 +258,8 @@ def _error_for(
         return EnphaseRateLimitError(
             **fields,
             period=period.lower() if period else None,
-            period_start=as_datetime(data.get("period_start")),
-            period_end=as_datetime(data.get("period_end")),
+            period_start=_moment(data.get("period_start")),
+            period_end=_moment(data.get("period_end")),
             limit=as_int(data.get("limit")),
         )
     if status >= 500:
