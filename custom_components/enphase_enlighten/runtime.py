@@ -20,16 +20,11 @@ from homeassistant.helpers.config_entry_oauth2_flow import (
 from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
+from . import compat
 from .api import EnphaseClient, RequestRecord, System
 from .auth import EnphaseAuth
 from .budget import SystemProfile
-from .const import (
-    CONF_API_KEY,
-    CONF_RESERVE_MANUAL,
-    CONF_RESERVE_OTHER,
-    CONF_SYSTEMS,
-    DOMAIN,
-)
+from .const import CONF_API_KEY, DOMAIN
 from .coordinator import (
     EnphaseAlarmsCoordinator,
     EnphaseDevicesCoordinator,
@@ -131,12 +126,12 @@ def wants_inverters(hass: HomeAssistant, entry: ConfigEntry[Any], system_id: int
     """Whether a system's microinverter sensors are in use (or not created yet)."""
     entities = er.async_get(hass)
     devices = dr.async_get(hass)
-    system_device = devices.async_get_device(identifiers={system_identifier(system_id)})
+    system_device = compat.get_device(devices, system_identifier(system_id), entry.entry_id)
     found = False
     for entity in er.async_entries_for_config_entry(entities, entry.entry_id):
         if not entity.unique_id.endswith(MICRO_SENSOR_KEYS) or entity.device_id is None:
             continue
-        device = devices.async_get(entity.device_id)
+        device = compat.get_device_by_id(devices, entity.device_id)
         if device is None or system_device is None or device.via_device_id != system_device.id:
             continue
         found = True
@@ -289,16 +284,9 @@ async def _async_start(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
         scheduler.add(data.inverters, first_fetch=wants_inverters(hass, entry, system_id))
     await scheduler.async_run()
     register_system_devices(hass, entry, runtime.system_data, systems.data)
+    # No update listener: the options flow reloads the entry when it saves new options, the
+    # reconfigure and reauth flows when they finish, and token refreshes reload nothing.
     entry.async_on_unload(systems.async_add_listener(lambda: _on_systems_update(hass, entry)))
-    reloading_options = (CONF_SYSTEMS, CONF_RESERVE_OTHER, CONF_RESERVE_MANUAL)
-    selection = [entry.options.get(option) for option in reloading_options]
-
-    async def _async_entry_updated(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
-        # Token refreshes update the entry too; only new options (systems, reserve) reload.
-        if [entry.options.get(option) for option in reloading_options] != selection:
-            await hass.config_entries.async_reload(entry.entry_id)
-
-    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
 
 
 @callback
@@ -322,7 +310,7 @@ def _on_systems_update(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
             runtime.scheduler.remove_system(system_id)
             remove_system_device(hass, entry, system_id)
             continue
-        device = registry.async_get_device(identifiers={system_identifier(system_id)})
+        device = compat.get_device(registry, system_identifier(system_id), entry.entry_id)
         if device is not None and system.name and device.name != system.name:
             registry.async_update_device(device.id, name=system.name)
     # Time zones and gateway links may have changed, or systems gone.
