@@ -56,8 +56,9 @@ class ComparableSnapshotSerializer(HomeAssistantSnapshotSerializer):
     @classmethod
     def _serializable_entity_registry_entry(cls, data: er.RegistryEntry) -> SerializableData:
         serialized = super()._serializable_entity_registry_entry(data)
-        # After 2026.2 entity entries gained compat_name, and aliases list the entity's
-        # own name as None ([None] for none set by the user); goes with the same update.
+        # After 2026.2.3 (2026.11 has it) entity entries gained compat_name, and aliases
+        # list the entity's own name as None ([None] when the user set none); goes with
+        # the same snapshot update.
         serialized.pop("compat_name", None)
         if serialized["aliases"] == [None]:
             serialized["aliases"] = set()
@@ -74,9 +75,10 @@ class ComparableSnapshotSerializer(HomeAssistantSnapshotSerializer):
 
 def _plain_keys(mapping: dict[Any, Any]) -> dict[Any, Any]:
     """Return the mapping (of its own type) with StrEnum keys as the strings they equal."""
-    # After 2026.2 state attributes and entity capabilities are keyed by StrEnum members
-    # (ATTR_FRIENDLY_NAME is EntityStateAttribute.FRIENDLY_NAME), printed apart from their
-    # strings; goes once the minimum has them and the snapshots are updated.
+    # After 2026.2.3 (2026.11 has it) state attributes and entity capabilities are keyed
+    # by StrEnum members (ATTR_FRIENDLY_NAME is EntityStateAttribute.FRIENDLY_NAME),
+    # printed apart from their strings; goes once the minimum has them and the snapshots
+    # are updated.
     return type(mapping)({str(key): value for key, value in mapping.items()})
 
 

@@ -14,9 +14,10 @@ from aiohttp import ClientResponseError
 from homeassistant import exceptions
 from homeassistant.helpers import device_registry as dr
 
-# After 2026.2 Home Assistant validates with probatio (it aliases voluptuous to it at run
-# time, but type checkers read the real voluptuous, whose schemas its signatures refuse);
-# the fallback can go once the minimum has probatio. On 2026.2.3 mypy types this as Any.
+# Home Assistant moved from voluptuous to probatio after 2026.2.3 (2026.11 has it; it aliases
+# voluptuous to probatio at run time, but type checkers read the real voluptuous, whose
+# schemas its signatures refuse); the fallback can go once the minimum validates with
+# probatio. Against 2026.2.3 mypy types this module as Any.
 try:
     import probatio as vol  # type: ignore[import-not-found, unused-ignore]
 except ImportError:  # pragma: no cover - the oldest end imports voluptuous
