@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
+import logging
 import math
 from typing import TYPE_CHECKING, Any
 
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
+from .api import Alarm
 from .const import DOMAIN
 
 if TYPE_CHECKING:
@@ -18,7 +22,6 @@ if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
 
-    from .api import Alarm
 
 # How far back active alarms are looked for: one request covers one week. Enphase may date
 # an alarm back to the start of its event, so every fetch reads at least the last week.
@@ -35,6 +38,8 @@ MAX_ALARM_LOOKBACK = timedelta(weeks=8)
 ALARM_MARGIN = timedelta(minutes=1)
 # The alarms followed per system and the last fetch, kept across restarts (per entry).
 ALARMS_STORAGE_VERSION = 1
+
+_LOGGER = logging.getLogger(__name__)
 
 ALARM_MEMORIES: HassKey[dict[str, AlarmMemory]] = HassKey(f"{DOMAIN}_alarm_memories")
 
@@ -55,12 +60,20 @@ class AlarmMemory:
         self._lock = asyncio.Lock()
 
     async def async_load(self) -> dict[str, Any]:
-        """Return the saved systems, read once."""
+        """Return the saved systems, read once; parts that cannot be read are dropped."""
         async with self._lock:
             if self.systems is None:
-                saved = await self.store.async_load()
+                try:
+                    saved = await self.store.async_load()
+                except (HomeAssistantError, ValueError) as err:
+                    _LOGGER.warning("Saved alarms cannot be read (%s); starting afresh", err)
+                    saved = None
                 systems = saved.get("systems") if isinstance(saved, dict) else None
-                self.systems = systems if isinstance(systems, dict) else {}
+                self.systems = {
+                    key: value
+                    for key, value in (systems if isinstance(systems, dict) else {}).items()
+                    if _readable(key, value)
+                }
             return self.systems
 
     async def async_save(self, system_id: int, fetched_at: datetime, alarms: list[Alarm]) -> None:
@@ -71,6 +84,33 @@ class AlarmMemory:
             "open": [dict(alarm.raw) for alarm in alarms if not alarm.cleared],
         }
         await self.store.async_save({"systems": systems})
+
+
+def saved_time(value: Any) -> datetime | None:
+    """Read a time saved as ISO 8601 text; one without a time zone is no use (None)."""
+    moment = dt_util.parse_datetime(value) if isinstance(value, str) else None
+    return moment if moment is not None and moment.tzinfo is not None else None
+
+
+def _readable(system_id: str, saved: Any) -> bool:
+    """Whether one system's saved alarms can be used; say why not when they cannot."""
+    try:
+        ok = (
+            system_id.isdigit()
+            and isinstance(saved, dict)
+            and saved_time(saved.get("fetched_at")) is not None
+            and isinstance(saved.get("open") or [], list)
+        )
+        if ok:
+            Alarm.list_from_response({"alarms": saved.get("open") or []}, system_id=int(system_id))
+    except Exception:  # whatever a hand edit did, the rest is kept
+        ok = False
+    if not ok:
+        _LOGGER.warning(
+            "The saved alarms of system %s cannot be read; they are read again from Enphase",
+            system_id,
+        )
+    return ok
 
 
 def alarm_memory(hass: HomeAssistant, entry: ConfigEntry[Any]) -> AlarmMemory:
