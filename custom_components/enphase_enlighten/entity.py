@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import callback
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 
+# Digits of a serial number a hardware device's name ends with.
+SHORT_SERIAL = 6
+# Enphase's names carry serial numbers ("Microinverter 482110037001", "Gateway 2023...").
+LONG_NUMBER = re.compile(r"\d{9,}")
 # Device kinds under "devices" and the model shown when Enphase sends none.
 KIND_MODELS: dict[str, str] = {
     "micros": "Microinverter",
@@ -72,6 +77,21 @@ def current_system(coordinator: EnphaseCoordinator[Any]) -> System | None:
     return systems.get(system_id)
 
 
+def short_serial(serial: str) -> str:
+    """Return the end of a serial number, for a device name a person can tell apart.
+
+    Names show in cards cut to their first characters, where "Microinverter 482110037..."
+    is every microinverter of a system, and they name diagnostics files: the whole serial
+    stays in the device info (`serial_number`), not in the name.
+    """
+    return f"…{serial[-SHORT_SERIAL:]}" if len(serial) > SHORT_SERIAL else serial
+
+
+def readable_name(name: str) -> str:
+    """Return Enphase's device name with the serial-like numbers in it shortened."""
+    return LONG_NUMBER.sub(lambda match: short_serial(match.group()), name)
+
+
 def _part_of_system(coordinator: EnphaseSystemCoordinator[Any], info: DeviceInfo) -> DeviceInfo:
     """Link a hardware device to its system's device (registered before the platforms)."""
     registry = dr.async_get(coordinator.hass)
@@ -88,7 +108,7 @@ def hardware_device_info(coordinator: EnphaseDevicesCoordinator, device: Device)
         # Enphase names meters by role ("production"), which is no device name on its own.
         name = " ".join(filter(None, [device.config_type or device.name, "meter"])).capitalize()
     else:
-        name = device.name or f"{kind_model} {serial}"
+        name = readable_name(device.name or f"{kind_model} {serial}")
     info = DeviceInfo(
         identifiers={(DOMAIN, serial)},
         manufacturer=MANUFACTURER,
@@ -112,7 +132,7 @@ def micro_device_info(
         identifiers={(DOMAIN, serial)},
         manufacturer=MANUFACTURER,
         model=micro.model or KIND_MODELS["micros"],
-        name=f"Microinverter {serial}",
+        name=f"Microinverter {short_serial(serial)}",
         serial_number=serial,
     )
     if model_id := (micro.sku or micro.part_number):

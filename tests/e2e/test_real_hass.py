@@ -184,6 +184,9 @@ async def test_real_hass_demo(real_hass: RealHass) -> None:
         async with client.websocket() as ws:
             services = await ws.call("get_services")
         assert "homeassistant" in services
+        # Saved automations run, and the README's alarm example has its notify target.
+        assert "reload" in services["automation"]
+        assert "persistent_notification" in services["notify"]
 
         entries = await client.config_entries()
         assert [entry["entry_id"] for entry in entries] == [entry_id]
