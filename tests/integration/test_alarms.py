@@ -21,6 +21,7 @@ from custom_components.enphase_enlighten.const import (
 )
 from custom_components.enphase_enlighten.coordinator import EnphaseAlarmsCoordinator
 from custom_components.enphase_enlighten.entry_budget import PLANNERS
+from custom_components.enphase_enlighten.held import HELD_DATA
 from simulator.model import SimSystem
 
 from .conftest import API_KEY, setup_entry
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 SYSTEM_ID = 698910067
 ACTIVE = "binary_sensor.sunny_cottage_active_alarm"
+# Longer than the Watt plan's alarm interval for one system (18.5 h): alarms are due again.
+ALARMS_DUE = timedelta(hours=19)
 EVENT = "event.sunny_cottage_alarm"
 
 
@@ -80,8 +83,9 @@ async def restart(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     await hass.async_block_till_done()
     hass.data.pop(PLANNERS, None)
     hass.data.pop(ALARM_MEMORIES, None)
+    hass.data.pop(HELD_DATA, None)
     assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 @pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
@@ -107,10 +111,11 @@ async def test_alarm_weeks_old_active_at_first_install_and_after_restart(
     assert API_KEY not in text
     assert config_entry.data["token"]["access_token"] not in text
 
-    freezer.tick(timedelta(hours=1))
+    # Restarted when the alarms are due again (a restart fetches only what is due).
+    freezer.tick(ALARMS_DUE)
     before = alarm_requests(sim)
     await restart(hass, config_entry)
-    # The last week (the last fetch was an hour ago), plus, when Enphase lists an alarm
+    # The last week (the last fetch was a day ago), plus, when Enphase lists an alarm
     # only in the window it started in, one request around the followed alarm's start.
     assert alarm_requests(sim) - before == (1 if semantics == "overlap" else 2)
     assert hass.states.get(ACTIVE).state == STATE_ON
@@ -119,7 +124,7 @@ async def test_alarm_weeks_old_active_at_first_install_and_after_restart(
 
     # Cleared while Home Assistant was off: off after the next restart.
     sim.clear_alarm(alarm["id"])
-    freezer.tick(timedelta(hours=1))
+    freezer.tick(ALARMS_DUE)
     await restart(hass, config_entry)
     assert hass.states.get(ACTIVE).state == STATE_OFF
     saved = hass_storage[f"{DOMAIN}.alarms.{config_entry.entry_id}"]["data"]
@@ -140,12 +145,13 @@ async def test_alarm_raised_while_off_fires_once(
     assert await hass.config_entries.async_unload(config_entry.entry_id)
     await hass.async_block_till_done()
 
-    freezer.tick(timedelta(hours=3))
+    freezer.tick(ALARMS_DUE)
     new = open_alarm(sim, timedelta(hours=1), event_type_id=47)
     hass.data.pop(PLANNERS, None)
     hass.data.pop(ALARM_MEMORIES, None)
+    hass.data.pop(HELD_DATA, None)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     event = hass.states.get(EVENT)
     assert event.state == dt_util.utcnow().isoformat(timespec="milliseconds")
     assert event.attributes["alarm_id"] == new["id"]
@@ -202,8 +208,9 @@ async def test_long_stop_reads_the_time_off(
     before = alarm_requests(sim)
     hass.data.pop(PLANNERS, None)
     hass.data.pop(ALARM_MEMORIES, None)
+    hass.data.pop(HELD_DATA, None)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert alarm_requests(sim) - before == 2
     assert hass.states.get(ACTIVE).state == STATE_ON
     assert hass.states.get(EVENT).attributes["alarm_id"] == alarm["id"]

@@ -1189,7 +1189,7 @@ async def test_flow_requests_counted(
     )
     result = await _configure(result, hass, plan="watt")
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     entry = result["result"]
     assert entry.state is ConfigEntryState.LOADED
 

@@ -19,6 +19,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.enphase_enlighten.budget import TaskKind
 from custom_components.enphase_enlighten.const import CONF_SYSTEMS, DOMAIN
+from custom_components.enphase_enlighten.held import HELD_DATA
 from tests.ha_compat import get_device
 
 from .conftest import setup_entry
@@ -231,9 +232,11 @@ async def test_empty_systems_answer_at_restart_keeps_devices(
 ) -> None:
     """A restart whose systems read comes back empty keeps the known system and devices."""
     devices = _entry_devices(device_registry, loaded)
+    # Nothing held (a restart that lost it): the restart reads the systems again.
+    await hass.data[HELD_DATA].pop(loaded.entry_id).store.async_remove()
     sim.fail_next(1, 200, body=EMPTY_SEARCH, endpoint="search")
     assert await hass.config_entries.async_reload(loaded.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert _entry_devices(device_registry, loaded) == devices
     assert list(loaded.runtime_data.system_data) == [SYSTEM_ID]
     assert _missing_issue(issue_registry, loaded) is not None
