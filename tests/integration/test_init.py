@@ -221,6 +221,9 @@ async def test_options_change_reloads(
     await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     runtime = config_entry.runtime_data
+    # The set-up's first fetches run in the background: have the second system's inventory.
+    await runtime.system_data[second].devices.async_refresh()
+    await hass.async_block_till_done()
     second_system = get_device(device_registry, config_entry, str(second))
     assert second_system is not None
     second_hardware = [
