@@ -15,11 +15,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
-from custom_components.enphase_enlighten.const import DOMAIN
 from custom_components.enphase_enlighten.diagnostics import (
     async_get_config_entry_diagnostics,
     async_get_device_diagnostics,
 )
+from tests.ha_compat import get_device
 
 from .conftest import API_KEY, CLIENT_SECRET
 
@@ -73,7 +73,7 @@ async def test_device_diagnostics(
 ) -> None:
     """System, gateway and microinverter devices each get their own data."""
     for identifier in (str(SYSTEM_ID), GATEWAY, "902167438951"):
-        device = device_registry.async_get_device(identifiers={(DOMAIN, identifier)})
+        device = get_device(device_registry, loaded, identifier)
         assert device is not None
         diagnostics = json.loads(
             json_dumps(await async_get_device_diagnostics(hass, loaded, device))

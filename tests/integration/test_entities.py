@@ -19,6 +19,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.enphase_enlighten.api import API_URL_ENV, DEFAULT_BASE_URL
 from custom_components.enphase_enlighten.const import CONF_SYSTEMS, DOMAIN
+from tests.ha_compat import get_device
 
 from .conftest import entry_data, setup_entry
 
@@ -162,7 +163,7 @@ async def test_reference_data(
     # Microinverters only the inverters summary lists survive an inventory refresh.
     await entry.runtime_data.system_data[698910067].devices.async_refresh()
     await hass.async_block_till_done()
-    assert device_registry.async_get_device(identifiers={(DOMAIN, "688346865858")}) is not None
+    assert get_device(device_registry, entry, "688346865858") is not None
     power = hass.states.get("sensor.enphase_system_current_power")
     assert power is not None
     assert power.state == "0"

@@ -24,7 +24,7 @@ from custom_components.enphase_enlighten.held import HELD_DATA
 from custom_components.enphase_enlighten.messages import format_duration
 from custom_components.enphase_enlighten.options import plan_limits
 
-from .conftest import API_KEY, entry_data, setup_entry, until_new_upload
+from .conftest import API_KEY, entry_data, save_options, setup_entry, until_new_upload
 from .test_coordinator import advance
 
 if TYPE_CHECKING:
@@ -276,10 +276,7 @@ async def test_plan_too_small_issue(
     assert placeholders["limit"] == "2 h"
     # Fewer systems in the options: the entry reloads and the issue goes.
     keep = int(placeholders["max_systems"])
-    hass.config_entries.async_update_entry(
-        config_entry, options={CONF_SYSTEMS: list(sim.system_ids)[:keep]}
-    )
-    await hass.async_block_till_done()
+    await save_options(hass, config_entry, {CONF_SYSTEMS: list(sim.system_ids)[:keep]})
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
 
 

@@ -26,6 +26,7 @@ from custom_components.enphase_enlighten.api import RequestRecord
 from custom_components.enphase_enlighten.const import DOMAIN
 from custom_components.enphase_enlighten.devices import budget_device_identifier
 from custom_components.enphase_enlighten.messages import format_time
+from tests.ha_compat import get_device
 
 from .conftest import setup_entry, until_new_upload
 from .test_coordinator import advance
@@ -123,7 +124,7 @@ async def test_refresh_served_within_budget(
     }
 
     # One system, by its device or by one of its hardware devices; no response asked.
-    system = device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))})
+    system = get_device(device_registry, loaded, str(SYSTEM_ID))
     assert system is not None
     hardware = next(
         device
@@ -283,7 +284,7 @@ async def test_refresh_needs_a_loaded_entry_and_one_of_its_systems(
     foreign = device_registry.async_get_or_create(
         config_entry_id=other.entry_id, identifiers={("other", str(SYSTEM_ID))}
     )
-    budget = device_registry.async_get_device(identifiers={budget_device_identifier(loaded)})
+    budget = get_device(device_registry, loaded, budget_device_identifier(loaded))
     assert budget is not None
     requests = len(sim.request_log)
     cases: list[tuple[dict[str, str], str, str]] = [
