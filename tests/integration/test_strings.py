@@ -79,6 +79,9 @@ def test_issues_translated() -> None:
     assert set(issues) == {
         "quota_exhausted",
         "plan_too_small",
+        "plan_too_small_one_system",
+        "plan_too_small_for_any",
+        "plan_too_small_max_one",
         "lifetime_energy_reset",
         "system_missing",
         "settings_unreadable",
@@ -89,11 +92,15 @@ def test_issues_translated() -> None:
     for placeholder in ("{entity}", "{shown}", "{read}"):
         assert placeholder in issues["lifetime_energy_reset"]["description"]
     assert "{resume_at}" in issues["quota_exhausted"]["description"]
-    # Plain ({interval}) or ICU plural ({systems, plural, ...}) placeholders.
-    for placeholder in ("systems", "max_systems", "interval"):
-        assert re.search(rf"\{{{placeholder}[,}}]", issues["plan_too_small"]["description"]), (
-            placeholder
-        )
+    # One text per case of the plan-too-small issue (repairs.plan_issue_key), plain placeholders.
+    for key, placeholders in {
+        "plan_too_small_one_system": ("{entry}", "{quota}", "{interval}", "{limit}"),
+        "plan_too_small_for_any": ("{entry}", "{systems}", "{interval}", "{limit}"),
+        "plan_too_small_max_one": ("{entry}", "{systems}", "{interval}", "{limit}"),
+        "plan_too_small": ("{entry}", "{systems}", "{max_systems}", "{interval}", "{limit}"),
+    }.items():
+        for placeholder in placeholders:
+            assert placeholder in issues[key]["description"], (key, placeholder)
     for issue in issues.values():
         assert issue["title"]
 
