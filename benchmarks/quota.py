@@ -355,6 +355,9 @@ async def run(case: Case, name: str, month_start: datetime, seed: int) -> Result
         token_lifetime=90 * 86400,
     )
     sim.set_plan(api_key=API_KEY, plan=case.plan)
+    # The alarms raised below (Gateway not reporting) would stop uploads in the simulator;
+    # they stay silent here, as measured so far, until the alarm columns split the kinds.
+    sim.set_alarm_kind(28, None)
     token = str(sim.issue_tokens()["access_token"])
 
     strategy: Strategy

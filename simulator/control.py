@@ -195,25 +195,6 @@ async def delete_device(request: web.Request) -> web.Response:
     return web.json_response({"removed": request.match_info["serial"]})
 
 
-async def raise_alarm(request: web.Request) -> web.Response:
-    """POST /_sim/systems/{id}/alarms {"event_type_id", "serial_number", "severity", "id"}."""
-    sim = _sim(request)
-    body = await _body(request)
-    alarm = sim.raise_alarm(
-        int(request.match_info["system_id"]),
-        int(body.get("event_type_id", 28)),
-        serial_number=body.get("serial_number"),
-        severity=int(body.get("severity", 2)),
-        alarm_id=body.get("id"),
-    )
-    return web.json_response(alarm, status=201)
-
-
-async def clear_alarm(request: web.Request) -> web.Response:
-    """POST /_sim/alarms/{alarm_id}/clear."""
-    return web.json_response(_sim(request).clear_alarm(request.match_info["alarm_id"]))
-
-
 async def revoke(request: web.Request) -> web.Response:
     """POST /_sim/tokens/revoke {"refresh_token"} or {"user_id"} or {"client_id"} or {} (all)."""
     body = await _body(request)
@@ -306,8 +287,6 @@ def setup_control_routes(app: web.Application) -> None:
         ("POST", "/_sim/systems/{system_id}/devices", add_device),
         ("PATCH", "/_sim/systems/{system_id}/devices/{serial}", patch_device),
         ("DELETE", "/_sim/systems/{system_id}/devices/{serial}", delete_device),
-        ("POST", "/_sim/systems/{system_id}/alarms", raise_alarm),
-        ("POST", "/_sim/alarms/{alarm_id}/clear", clear_alarm),
         ("POST", "/_sim/tokens/revoke", revoke),
         ("POST", "/_sim/tokens/expire", expire_access),
         ("GET", "/_sim/requests", get_requests),

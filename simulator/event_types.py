@@ -78,3 +78,45 @@ EVENT_TYPES: tuple[dict[str, Any], ...] = (
         "recommended_action": "Renew the cellular plan or connect the gateway to broadband.",
     },
 )
+
+# What an open alarm of each type does to its system, by event_type_key; a type not listed here
+# is silent (it shows only in the alarms and events reads). Data, read by simulator/alarms.py:
+#   status        the system status (summary, /systems, search) while the alarm is open
+#   device_status the status of each device the alarm names, for devices of `device_kinds`
+#   stops_uploads the gateway uploads nothing while the alarm is open; the backlog comes in
+#                 one upload when it clears, as a reconnecting gateway sends it
+#   stops_device_reports the named devices' last_report_at freezes (a micro's power is 0)
+# The gateway of envoy_no_report keeps its last known device status: the summary says comm.
+# encharge_low_soc stays silent because Enphase recommends no action for it; battery_ev_home
+# keeps one open, and its status stays normal.
+ALARM_EFFECTS: dict[str, dict[str, Any]] = {
+    "envoy_no_report": {"status": "comm", "stops_uploads": True},
+    "pcu_no_report": {
+        "status": "micro",
+        "device_status": "not_reporting",
+        "device_kinds": ("micros",),
+        "stops_device_reports": True,
+    },
+    "production_low": {"status": "power"},
+    "enpower_grid_outage": {"status": "power"},
+    "meter_issue": {"status": "meter", "device_status": "error", "device_kinds": ("meters",)},
+    "acb_sleeping": {"status": "storage_idle"},
+}
+
+# When several status-changing alarms are open, the first of these statuses in this order is
+# shown: a gateway that does not report hides everything else, lost production outranks a
+# silent micro, a battery that only idles comes last.
+STATUS_PRIORITY: tuple[str, ...] = (
+    "comm",
+    "power",
+    "micro",
+    "meter",
+    "meter_issue",
+    "enpower",
+    "enpower_issue",
+    "encharge",
+    "encharge_issue",
+    "battery",
+    "storage_idle",
+)
+DEVICE_STATUS_PRIORITY: tuple[str, ...] = ("not_reporting", "error")

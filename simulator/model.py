@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from . import alarms as alarm_rules
 from .solar import INTERVAL, ProductionModel, local_date, local_day_bounds
 
 if TYPE_CHECKING:
@@ -155,6 +156,8 @@ class SimSystem:
         self._alarms: list[dict[str, Any]] = []
         self._anchor_base = 0
         self.lifetime_lag = 0  # seconds after local midnight before energy_lifetime rolls over
+        # Event types and alarm kinds; the Simulator shares one instance between its systems.
+        self.rules = alarm_rules.AlarmRules()
         self.model = ProductionModel(
             seed=self.system_id,
             lat=self.lat,
@@ -175,7 +178,10 @@ class SimSystem:
         self._anchor_base = base
         if offline_hours is not None:
             self._offline_since = base - float(offline_hours) * 3600
-        self._events = [self._event_from_spec(e, base) for e in events] + self._events
+        self._events = [
+            {**self._event_from_spec(e, base), "id": str(e.get("id", f"{self.system_id}.s{i}"))}
+            for i, e in enumerate(events)
+        ] + self._events
         self._alarms = [self._alarm_from_spec(a, base) for a in alarms] + self._alarms
 
     @property
@@ -201,12 +207,19 @@ class SimSystem:
         self.anchor()
         self._offline_since = value
 
-    def device_report(self, device: dict[str, Any], report: int) -> int:
+    def device_report(
+        self, device: dict[str, Any], report: int, *, kind: str = "", now: float | None = None
+    ) -> int:
         """Last report of one device: the gateway's, unless the device stopped reporting.
 
         ``_offline_hours`` (relative to the scenario anchor) or ``_last_report_at`` (epoch)
-        freeze a device's reports, like a microinverter that no longer reports.
+        freeze a device's reports, like a microinverter that no longer reports; so does an
+        open alarm of a kind that stops the device's reports (of ``kind`` devices, at ``now``).
         """
+        if now is not None:
+            silenced = alarm_rules.device_silenced_at(self, kind, device, now)
+            if silenced is not None:
+                report = min(report, silenced)
         if "_last_report_at" in device:
             return min(report, int(device["_last_report_at"]))
         if "_offline_hours" in device:
@@ -253,17 +266,12 @@ class SimSystem:
         self.upload_phase = (self.system_id * 7919 % (seconds // 60)) * 60
 
     def is_reporting(self, now: float) -> bool:
-        """Tell whether the gateway still uploads at ``now``."""
-        offline = self.offline_since
-        return offline is None or now < offline
+        """Tell whether the gateway still uploads at ``now`` (not switched off, no outage alarm)."""
+        return alarm_rules.is_reporting(self, now)
 
     def last_upload(self, now: float) -> int:
-        """Epoch of the gateway's last upload at or before ``now``."""
-        if not self.is_reporting(now):
-            now = self.offline_since or now
-        period = self.upload_interval
-        upload = int((now - self.upload_phase) // period * period + self.upload_phase)
-        return max(upload, int(self.spec["operational_at"]))
+        """Epoch of the gateway's last upload at or before ``now`` (outages: see alarms.py)."""
+        return alarm_rules.last_upload(self, now)
 
     def cutoff(self, now: float) -> int:
         """End of the last 5-minute interval included in the last upload."""
@@ -275,10 +283,8 @@ class SimSystem:
         return local_date(self.timezone, self.cutoff(now) - 1)
 
     def status(self, now: float) -> str:
-        """System status; ``comm`` once the gateway stops reporting."""
-        if not self.is_reporting(now) and self.spec["status"] == "normal":
-            return "comm"
-        return str(self.spec["status"])
+        """System status: pinned, or from open alarms (``comm`` once the gateway stops)."""
+        return alarm_rules.system_status(self, now)
 
     def last_energy_at(self, now: float) -> int | None:
         """End of the last uploaded interval that produced energy."""
@@ -394,8 +400,10 @@ class SimSystem:
                     continue
                 public = _public(device)
                 ordered: dict[str, Any] = {"id": public.pop("id", None)}
-                ordered["last_report_at"] = self.device_report(device, report)
+                ordered["last_report_at"] = self.device_report(device, report, kind=kind, now=now)
                 ordered.update(public)
+                if "status" in ordered:
+                    ordered["status"] = alarm_rules.device_status(self, kind, device, now)
                 items.append(ordered)
             if items:
                 out[kind] = items
@@ -418,7 +426,7 @@ class SimSystem:
         out = []
         for index, micro in enumerate(self.micros):
             share = int(micro.get("_watts", 300)) / size
-            micro_report = self.device_report(micro, report)
+            micro_report = self.device_report(micro, report, kind="micros", now=now)
             micro_power = round(power * share) if micro_report == report else 0
             envoy = micro.get("_envoy") or default_envoy
             out.append(
@@ -430,7 +438,7 @@ class SimSystem:
                         "model": micro.get("model"),
                         "part_number": micro.get("part_number"),
                         "sku": micro.get("sku"),
-                        "status": micro.get("status"),
+                        "status": alarm_rules.device_status(self, "micros", micro, now),
                         # Both forms appear in the reference: an object, and a bare number.
                         "power_produced": (
                             {"value": micro_power, "units": "W", "precision": 0}
@@ -482,20 +490,11 @@ class SimSystem:
 
     def events_json(self, now: float, lo: int, hi: int) -> dict[str, Any]:
         """Events overlapping [lo, hi] that had started by ``now``."""
-        events = []
-        for event in sorted(self.events, key=lambda e: e["start"]):
-            if event["start"] > now or not self._overlaps(event["start"], event["end"], lo, hi):
-                continue
-            closed = event["end"] is not None and event["end"] <= now
-            events.append(
-                {
-                    "status": "Closed" if closed else "Open",
-                    "event_type_id": event["event_type_id"],
-                    "event_start_time": event["start"],
-                    "event_end_time": event["end"] if closed else None,
-                    "serial_number": event["serial_number"],
-                }
-            )
+        events = [
+            alarm_rules.event_json(event, now, stateful=self.rules.stateful(event["event_type_id"]))
+            for event in sorted(self.events, key=lambda e: e["start"])
+            if event["start"] <= now and self._overlaps(event["start"], event["end"], lo, hi)
+        ]
         return {"events": events, "system_id": self.system_id}
 
     def alarms_json(self, now: float, lo: int, hi: int, *, cleared: bool) -> dict[str, Any]:
@@ -504,25 +503,7 @@ class SimSystem:
         for alarm in sorted(self.alarms, key=lambda a: a["start"]):
             if alarm["start"] > now or not self._overlaps(alarm["start"], alarm["end"], lo, hi):
                 continue
-            is_cleared = alarm["end"] is not None and alarm["end"] <= now
-            if is_cleared != cleared:
-                continue
-            alarms.append(
-                {
-                    "id": alarm["id"],
-                    "cleared": is_cleared,
-                    "severity": alarm["severity"],
-                    "events": [
-                        {
-                            "serial_number": e["serial_number"],
-                            "start_date": e["start_date"],
-                            "end_date": e["end_date"] if is_cleared else None,
-                        }
-                        for e in alarm["events"]
-                    ],
-                    "event_type_id": alarm["event_type_id"],
-                    "alarm_start_time": alarm["start"],
-                    "alarm_end_time": alarm["end"] if is_cleared else None,
-                }
-            )
+            rendered = alarm_rules.alarm_json(alarm, now)
+            if rendered["cleared"] == cleared:
+                alarms.append(rendered)
         return {"alarms": alarms, "system_id": self.system_id}

@@ -1,4 +1,4 @@
-"""aiohttp application: Enphase OAuth, the ten System Details endpoints, and the control API."""
+"""aiohttp application: Enphase OAuth, the System Details endpoints, and the control API."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from . import alarms as alarm_rules
 from .control import setup_control_routes
+from .control_alarms import setup_alarm_control_routes
 from .model import months_back
 from .solar import local_date
 from .state import SIM_KEY, Simulator
@@ -48,6 +50,8 @@ _ENDPOINT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^/api/v4/systems/[^/]+/devices$"), "devices"),
     (re.compile(r"^/api/v4/systems/[^/]+/events$"), "events"),
     (re.compile(r"^/api/v4/systems/[^/]+/alarms$"), "alarms"),
+    (re.compile(r"^/api/v4/systems/[^/]+/open_alarms$"), "open_alarms"),
+    (re.compile(r"^/api/v4/systems/[^/]+/open_events$"), "open_events"),
     (re.compile(r"^/api/v4/systems/[^/]+$"), "system"),
     (re.compile(r"^/oauth/token$"), "token"),
     (re.compile(r"^/oauth/authorize$"), "authorize"),
@@ -589,6 +593,18 @@ async def alarms(request: web.Request, sim: Simulator, user_id: int) -> Any:
     return system.alarms_json(sim.now(), start, end, cleared=cleared)
 
 
+async def open_alarms(request: web.Request, sim: Simulator, user_id: int) -> Any:
+    """GET /systems/{system_id}/open_alarms: every open alarm, no window."""
+    system = _owned(sim, user_id, request.match_info["system_id"])
+    return alarm_rules.open_alarms_json(system, sim.now())
+
+
+async def open_events(request: web.Request, sim: Simulator, user_id: int) -> Any:
+    """GET /systems/{system_id}/open_events: every open event, no window."""
+    system = _owned(sim, user_id, request.match_info["system_id"])
+    return alarm_rules.open_events_json(system, sim.now())
+
+
 async def event_types(request: web.Request, sim: Simulator, user_id: int) -> Any:
     """GET /systems/event_types."""
     raw = request.query.get("event_type_id")
@@ -669,10 +685,13 @@ def create_app(sim: Simulator) -> web.Application:
         ("GET", API + "/{system_id}/devices", "devices", devices),
         ("GET", API + "/{system_id}/events", "events", events),
         ("GET", API + "/{system_id}/alarms", "alarms", alarms),
+        ("GET", API + "/{system_id}/open_alarms", "open_alarms", open_alarms),
+        ("GET", API + "/{system_id}/open_events", "open_events", open_events),
     ]
     for method, path, endpoint, handler in routes:
         # One catch-all route per path so a wrong method gets the reference's 405 body
         # instead of falling through to /{system_id}.
         app.router.add_route("*", path, _only(method, api(endpoint, handler)))
     setup_control_routes(app)
+    setup_alarm_control_routes(app)
     return app

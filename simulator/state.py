@@ -10,7 +10,9 @@ import uuid
 
 from aiohttp import web
 
+from .alarms import AlarmControl, AlarmRules
 from .clock import SimClock
+from .errors import SimulatorError
 from .event_types import EVENT_TYPES
 from .model import App, SimSystem, Usage, User, month_bounds
 from .scenarios import Scenario, load_scenario
@@ -77,12 +79,12 @@ class Grant:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class SimulatorError(Exception):
-    """A control request that cannot be honoured (unknown id, bad value...)."""
+class Simulator(AlarmControl):
+    """State of one simulated Enphase cloud built from a scenario.
 
-
-class Simulator:
-    """State of one simulated Enphase cloud built from a scenario."""
+    Alarm and event controls (raise_alarm, clear_alarm, open_event, close_event,
+    alarm_records...) come from :class:`simulator.alarms.AlarmControl`.
+    """
 
     def __init__(
         self,
@@ -134,6 +136,9 @@ class Simulator:
         self.event_types: dict[int, dict[str, Any]] = {
             int(e["event_type_id"]): dict(e) for e in (*EVENT_TYPES, *self.scenario.event_types)
         }
+        self.rules = AlarmRules(self.event_types)
+        for system in self.systems.values():
+            system.rules = self.rules
         self.codes: dict[str, Grant] = {}
         self.access_tokens: dict[str, Grant] = {}
         self.refresh_tokens: dict[str, Grant] = {}
@@ -378,6 +383,7 @@ class Simulator:
     def add_system(self, spec: dict[str, Any], user_id: int | None = None) -> SimSystem:
         """Add a system (scenario dict form) owned by ``user_id`` (default user if None)."""
         system = SimSystem(spec, self.clock.time)
+        system.rules = self.rules
         system.anchor()
         if system.system_id in self.systems:
             raise SimulatorError(f"system {system.system_id} exists")
@@ -450,59 +456,6 @@ class Simulator:
                         device["_retired" if key == "retired" else key] = value
                     return device
         raise SimulatorError(f"no device {serial_number!r} in system {system_id}")
-
-    def raise_alarm(
-        self,
-        system_id: int,
-        event_type_id: int = 28,
-        *,
-        serial_number: str | None = None,
-        severity: int = 2,
-        alarm_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Open an alarm (and its event) now."""
-        system = self.system(system_id)
-        if serial_number is None:
-            gateways = system.gateways()
-            serial_number = gateways[0]["serial_number"] if gateways else None
-        now = int(self.now())
-        self._alarm_seq += 1
-        alarm_id = alarm_id or f"{system.system_id}.{event_type_id}.{now}{self._alarm_seq:03d}"
-        alarm = {
-            "id": str(alarm_id),
-            "severity": int(severity),
-            "event_type_id": int(event_type_id),
-            "start": now,
-            "end": None,
-            "events": [{"serial_number": serial_number, "start_date": now, "end_date": None}],
-        }
-        system.alarms.append(alarm)
-        system.events.append(
-            {
-                "event_type_id": int(event_type_id),
-                "serial_number": serial_number,
-                "start": now,
-                "end": None,
-                "alarm_id": str(alarm_id),
-            }
-        )
-        return alarm
-
-    def clear_alarm(self, alarm_id: str) -> dict[str, Any]:
-        """Clear an open alarm (and close its events) now."""
-        now = int(self.now())
-        for system in self.systems.values():
-            for alarm in system.alarms:
-                if alarm["id"] == str(alarm_id):
-                    if alarm["end"] is None or alarm["end"] > now:
-                        alarm["end"] = now
-                        for event in alarm["events"]:
-                            event["end_date"] = now
-                        for event in system.events:
-                            if event.get("alarm_id") == alarm["id"] and event["end"] is None:
-                                event["end"] = now
-                    return alarm
-        raise SimulatorError(f"no alarm {alarm_id!r}")
 
     def advance(self, delta: timedelta | float) -> None:
         """Shortcut for ``clock.advance``."""
