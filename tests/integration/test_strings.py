@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 import re
 
+from custom_components.enphase_enlighten.alarm_sensor import ACTIVE_ALARMS
 from custom_components.enphase_enlighten.binary_sensor import (
     ACTIVE_ALARM,
     DEVICE_PROBLEM,
@@ -37,6 +38,7 @@ PLATFORM_KEYS = {
             *DEVICE_SENSORS,
             *MICRO_SENSORS,
             *BUDGET_SENSORS,
+            ACTIVE_ALARMS,
         )
     ],
     "binary_sensor": [d.key for d in (*SYSTEM_BINARY_SENSORS, ACTIVE_ALARM, DEVICE_PROBLEM)],

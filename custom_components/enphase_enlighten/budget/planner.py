@@ -90,9 +90,7 @@ class RequestPlanner(IntervalPlanner):
             and summary.status != state.status
         ):
             # A status change is the cheapest hint that an alarm was raised or cleared.
-            for owner, ids in self._owners.items():
-                if system_id in ids:
-                    self._urgent.add(Task(TaskKind.ALARMS, owner, system_id).key)
+            self.mark_urgent(TaskKind.ALARMS, system_id)
         state.status = summary.status
         if summary.battery_capacity_wh and not state.profile.has_battery:
             state.profile = SystemProfile(
@@ -104,6 +102,15 @@ class RequestPlanner(IntervalPlanner):
                 has_battery=True,
             )
         state.last_poll = now
+
+    def mark_urgent(self, kind: TaskKind, system_id: int) -> None:
+        """Make a system's task of this kind due now (for every entry polling the system).
+
+        It still runs only when the minute and the month have room for it (``due``).
+        """
+        for owner, ids in self._owners.items():
+            if system_id in ids:
+                self._urgent.add(Task(kind, owner, system_id).key)
 
     def record_done(self, task: Task, now: datetime) -> None:
         """Note that a task ran successfully; its next run counts from ``now``."""
