@@ -7,12 +7,14 @@ from pathlib import Path
 import re
 
 from custom_components.enphase_enlighten.alarm_sensor import ACTIVE_ALARMS
+from custom_components.enphase_enlighten.alarms import ChangeKind
 from custom_components.enphase_enlighten.binary_sensor import (
     ACTIVE_ALARM,
     DEVICE_PROBLEM,
     SYSTEM_BINARY_SENSORS,
 )
 from custom_components.enphase_enlighten.budget import RefreshRefusal
+from custom_components.enphase_enlighten.device_trigger import CONF_EVENT_TYPE_ID, TRIGGER_TYPES
 from custom_components.enphase_enlighten.event import ALARM_EVENT
 from custom_components.enphase_enlighten.sensor import (
     BUDGET_SENSORS,
@@ -96,3 +98,14 @@ def test_english_matches_strings() -> None:
     """translations/en.json carries the same entity and exception texts as strings.json."""
     for section in ("entity", "exceptions", "issues"):
         assert EN[section] == STRINGS[section]
+
+
+def test_device_triggers_and_event_changes_translated() -> None:
+    """Each device trigger, its alarm type field, and each change the event fires has a text."""
+    automation = STRINGS["device_automation"]
+    assert sorted(automation["trigger_type"]) == sorted(TRIGGER_TYPES)
+    assert automation["extra_fields"][CONF_EVENT_TYPE_ID]
+    assert automation["extra_fields_descriptions"][CONF_EVENT_TYPE_ID]
+    states = STRINGS["entity"]["event"]["alarm"]["state_attributes"]["event_type"]["state"]
+    assert sorted(states) == sorted(kind.value for kind in ChangeKind)
+    assert EN["device_automation"] == automation
