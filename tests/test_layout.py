@@ -48,6 +48,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "event",
         "device_trigger",
         "services",
+        "services_history",
         "diagnostics",
         "flow_forms",
         "flow_account",
