@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+import json
+from pathlib import Path
+import re
 from typing import TYPE_CHECKING, Any
 
 from freezegun.api import FrozenDateTimeFactory
@@ -18,6 +21,7 @@ from pytest_homeassistant_custom_component.common import (
     async_mock_service,
 )
 import voluptuous_serialize
+import yaml
 
 from custom_components.enphase_enlighten import device_trigger
 from custom_components.enphase_enlighten.alarms import ALARM_MEMORIES
@@ -29,6 +33,7 @@ if TYPE_CHECKING:
 
 SYSTEM_ID = 698910067
 GATEWAY = "202323054201"
+METER_ISSUE = "Meter issue"
 
 
 def system_device(hass: HomeAssistant) -> dr.DeviceEntry:
@@ -200,3 +205,49 @@ async def test_trigger_refused_for_other_devices(
             hass,
             {"platform": "device", "domain": DOMAIN, "device_id": device_id, "type": "x"},
         )
+
+
+README = Path(__file__).parent.parent.parent / "README.md"
+README_DEVICE_ID = "0123456789abcdef0123456789abcdef"
+
+
+def readme_automations() -> list[dict[str, Any]]:
+    """The README's automation examples that use the device trigger, as written."""
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), re.DOTALL)
+    return [
+        item
+        for block in blocks
+        for item in yaml.safe_load(block).get("automation", [])
+        if any(t.get("domain") == DOMAIN for t in item.get("triggers", []))
+    ]
+
+
+async def test_readme_examples_work_as_written(
+    hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """Any new alarm notifies with its name; "Gateway not reporting" only for that one."""
+    examples = readme_automations()
+    assert [item["alias"] for item in examples] == [
+        "Enphase alarm",
+        "Enphase gateway not reporting",
+    ]
+    text = json.dumps(examples).replace(README_DEVICE_ID, system_device(hass).id)
+    notified = async_mock_service(hass, "notify", "notify")
+    assert await async_setup_component(hass, automation.DOMAIN, {"automation": json.loads(text)})
+    await hass.async_block_till_done()
+
+    sim.raise_alarm(SYSTEM_ID, 47)
+    await refresh_alarms(hass, loaded)
+    assert [c.data["title"] for c in notified] == [f"Enphase: {METER_ISSUE}"]
+    assert notified[0].data["message"].strip()
+
+    sim.raise_alarm(SYSTEM_ID, 28)
+    await refresh_alarms(hass, loaded)
+    titles = sorted(c.data["title"] for c in notified[1:])
+    assert titles == ["Enphase: Gateway not reporting", "Enphase: the gateway stopped reporting"]
+    assert all(c.data["message"].strip() for c in notified)
+
+    freezer.tick(timedelta(minutes=5))
+    assert await hass.config_entries.async_reload(loaded.entry_id)
+    await hass.async_block_till_done()
+    assert len(notified) == 3
