@@ -356,7 +356,6 @@ async def run(case: Case, name: str, month_start: datetime, seed: int) -> Result
         token_lifetime=90 * 86400,
     )
     sim.set_plan(api_key=API_KEY, plan=case.plan)
-    alarm_columns.prepare(sim, name)
     token = str(sim.issue_tokens()["access_token"])
 
     strategy: Strategy
@@ -482,11 +481,12 @@ async def execute(
             log.summaries.setdefault(system_id, []).append((now.timestamp(), report))
             strategy.on_summary(system_id, summary, now)
         elif task.kind is TaskKind.ALARMS:
-            ids = await alarm_columns.read_alarms(client, name, system_id, now)
+            fetches = log.alarm_fetches.get(system_id, [])
+            ids = await alarm_columns.read_alarms(client, strategy, name, system_id, now, fetches)
             log.alarm_fetches.setdefault(system_id, []).append((now.timestamp(), ids))
         elif task.kind is TaskKind.DEVICES:
             devices = await client.devices(system_id)
-            alarm_columns.learn_devices(strategy, log.devices, system_id, devices)
+            alarm_columns.learn_devices(strategy, name, log.devices, system_id, devices)
         elif task.kind is TaskKind.INVERTERS:
             await client.inverters_summary(site_id=system_id)
         elif task.kind is TaskKind.SYSTEMS:
@@ -606,7 +606,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
         ideal = ideal_row(case, month_start)
         case_rows = [ideal]
         for name in args.strategies.split(","):
-            case_rows.append(await run(case, name.strip(), month_start, args.seed))  # noqa: PERF401
+            with alarm_columns.planner_of(name.strip()):
+                case_rows.append(await run(case, name.strip(), month_start, args.seed))
         for row in case_rows:
             row.ratio = row.stale_mean / ideal.stale_mean
         rows.extend(case_rows)

@@ -22,9 +22,11 @@ if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
 
 # Open events are read with the alarms when a plan polls alarms at least this often, else
-# once this long (and at once when the open alarms change): events without an alarm are
-# rarely urgent, and on the free plan every request is taken from the summaries.
-EVENTS_INTERVAL = timedelta(days=1)
+# once this long: an alarm's own events come with it, events without an alarm are rarely
+# urgent, and on the free plan every request is taken from the summaries (read daily, or
+# whenever an alarm changes, they cost the summaries 5-10% of their freshness on Watt; see
+# benchmarks/alarms.py).
+EVENTS_INTERVAL = timedelta(days=7)
 EVENTS_EVERY_READ = timedelta(hours=1)
 # The open alarms and events followed per system and the last reads, kept across restarts.
 ALARMS_STORAGE_VERSION = 1

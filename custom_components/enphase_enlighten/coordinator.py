@@ -18,6 +18,7 @@ from .alarms import (
     EVENTS_INTERVAL,
     MAX_PENDING_CHANGES,
     AlarmChange,
+    ChangeKind,
     SavedAlarms,
     alarm_changes,
     alarm_memory,
@@ -320,6 +321,8 @@ class EnphaseDevicesCoordinator(EnphaseSystemCoordinator[Devices | None]):
 class EnphaseAlarmsCoordinator(EnphaseSystemCoordinator[list[Alarm] | None]):
     """A system's open alarms (and open events), one request each, whatever their age.
 
+    The open events are read with the alarms on generous plans, weekly on tight ones.
+
     What changed since the previous read (alarms raised or cleared, events opened or closed)
     waits in ``changes`` for the event entity. The open alarms and events are saved, so
     after a restart the first read tells what changed while Home Assistant was off; at the
@@ -383,13 +386,16 @@ class EnphaseAlarmsCoordinator(EnphaseSystemCoordinator[list[Alarm] | None]):
             changed = alarm_changes(self._known_alarms, alarms, now)
         events = self.events
         changes: list[AlarmChange] = []
-        # A changed alarm opens or closes events too: read them now if the minute allows.
-        if self._events_due(now) or (changed and self.budget.planner.minute_room(now) > 0):
+        if self._events_due(now):
             events = await self._async_call(partial(self.client.open_events, self.system_id))
             if self._known_events is not None:
                 changes = event_changes(self._known_events, events, now)
             self._known_events = {event.id: event for event in events if event.is_open}
             self.events, self.events_fetched_at = events, now
+        if any(change.kind is ChangeKind.ALARM_CLEARED for change in changed):
+            # A gateway back from an outage uploads its backlog at once, while the planner
+            # may be polling the summary slowly for want of uploads: look now.
+            self.budget.planner.mark_urgent(TaskKind.SUMMARY, self.system_id)
         self._known_alarms = {alarm.id: alarm for alarm in alarms if not alarm.cleared}
         # The alarms last: the event entity's state then shows the alarm, not its events.
         self.changes = [*self.changes, *changes, *changed][-MAX_PENDING_CHANGES:]

@@ -439,16 +439,18 @@ async def test_events_opened_and_closed_fire_once(
     freezer: FrozenDateTimeFactory,
     fired: list[dict[str, Any]],
 ) -> None:
-    """Open events are read with the alarms (daily on Watt, at once when an alarm changes)."""
+    """Open events are read with the alarms weekly on Watt: each opening and closing once."""
     await setup_entry(hass, config_entry)
     assert requests(sim, "open_events") == 1
     event = sim.open_event(SYSTEM_ID, 12, serial_number=GATEWAY)
-    freezer.tick(timedelta(hours=2))
+    freezer.tick(timedelta(days=2))
     await refresh_alarms(hass, config_entry)
-    # The events were read less than a day ago and no alarm changed: not read again.
+    # Read less than a week ago: not again (the open alarms are).
     assert requests(sim, "open_events") == 1
+    assert alarms_coordinator(config_entry).requests_needed(dt_util.utcnow()) == 1
     assert fired == []
-    freezer.tick(timedelta(days=1))
+    freezer.tick(timedelta(days=5))
+    assert alarms_coordinator(config_entry).requests_needed(dt_util.utcnow()) == 2
     await refresh_alarms(hass, config_entry)
     assert requests(sim, "open_events") == 2
     (opened,) = fired
@@ -457,16 +459,47 @@ async def test_events_opened_and_closed_fire_once(
     assert opened["alarm_id"] is None
     assert opened["serial_numbers"] == [GATEWAY]
     assert opened["event_type_id"] == 12
-    # An alarm raised: the events are read at once too.
     sim.close_event(event["id"])
+    # An alarm comes with its own events: it fires at once, its events with the next read.
     alarm = open_alarm(sim, timedelta(minutes=1))
     freezer.tick(timedelta(minutes=5))
     await refresh_alarms(hass, config_entry)
-    assert requests(sim, "open_events") == 3
-    kinds = [(e["type"], e["event_id"] or e["alarm_id"]) for e in fired[1:]]
-    assert ("alarm_raised", alarm["id"]) in kinds
-    assert ("event_closed", opened["event_id"]) in kinds
-    assert [k for k, _ in kinds].count("event_opened") == 1  # the alarm's own event
-    freezer.tick(timedelta(days=1, minutes=5))
+    assert requests(sim, "open_events") == 2
+    assert [(e["type"], e["alarm_id"]) for e in fired[1:]] == [("alarm_raised", alarm["id"])]
+    freezer.tick(timedelta(days=7))
     await refresh_alarms(hass, config_entry)
-    assert len(fired) == 1 + len(kinds)
+    kinds = sorted(e["type"] for e in fired[2:])
+    assert kinds == ["event_closed", "event_opened"]
+    assert (
+        next(e for e in fired[2:] if e["type"] == "event_closed")["event_id"]
+        == (opened["event_id"])
+    )
+    count = len(fired)
+    freezer.tick(timedelta(days=7))
+    await refresh_alarms(hass, config_entry)
+    assert len(fired) == count
+
+
+@pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
+async def test_cleared_alarm_polls_the_summary_at_once(
+    hass: HomeAssistant,
+    sim: Simulator,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A gateway back from an outage uploads its backlog: the summary is read at once."""
+    await setup_entry(hass, config_entry)
+    planner = config_entry.runtime_data.budget.planner
+    task = Task(TaskKind.SUMMARY, config_entry.entry_id, SYSTEM_ID)
+    alarm = open_alarm(sim, timedelta(minutes=1))
+    freezer.tick(timedelta(minutes=2))
+    await refresh_alarms(hass, config_entry)
+    now = dt_util.utcnow()
+    assert planner.when_due(task, now) > now
+    sim.clear_alarm(alarm["id"])
+    freezer.tick(timedelta(minutes=1))
+    await refresh_alarms(hass, config_entry)
+    now = dt_util.utcnow()
+    assert planner.when_due(task, now) <= now
+    await config_entry.runtime_data.system_data[SYSTEM_ID].summary.async_refresh()
+    assert planner.when_due(task, now) > now

@@ -205,7 +205,8 @@ class RequestPlanner(IntervalPlanner):
             for system_id in ids:
                 state = self._systems[system_id]
                 task = Task(TaskKind.SUMMARY, task_owner, system_id)
-                tasks.append((task, self._summary_when(state, now, interval)))
+                urgent = task.key in self._urgent
+                tasks.append((task, now if urgent else self._summary_when(state, now, interval)))
                 tasks.append(
                     self._periodic(
                         Task(TaskKind.ALARMS, task_owner, system_id), now, alarm_interval
