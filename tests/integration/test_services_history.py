@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 import pytest
@@ -237,3 +237,37 @@ async def test_refused_beyond_the_budget_left(
         " month: choose a shorter window"
     )
     assert requests(sim) == before
+
+
+@pytest.mark.parametrize("status", [500, 429])
+async def test_enphase_failure_reported(
+    hass: HomeAssistant, sim: Simulator, ready: MockConfigEntry, status: int
+) -> None:
+    """Enphase failing the read: the action fails saying so; a 429 also pauses the planner."""
+    sim.fail_next(1, status, endpoint="alarms")
+    with pytest.raises(HomeAssistantError) as failed:
+        await call(
+            hass,
+            "get_alarms",
+            system=device_id(hass, str(SYSTEM_ID)),
+            start=(dt_util.utcnow() - timedelta(days=1)).isoformat(),
+        )
+    assert failed.value.translation_key == "refresh_failed"
+    blocked = ready.runtime_data.budget.planner.blocked_until(dt_util.utcnow())
+    assert (blocked is not None) is (status == 429)
+
+
+async def test_unloaded_entry_refused(
+    hass: HomeAssistant, sim: Simulator, ready: MockConfigEntry
+) -> None:
+    """A system of an unloaded entry: refused, saying the entry is not loaded."""
+    system = device_id(hass, str(SYSTEM_ID))
+    assert await hass.config_entries.async_unload(ready.entry_id)
+    with pytest.raises(ServiceValidationError) as refused:
+        await call(
+            hass,
+            "get_events",
+            system=system,
+            start=(dt_util.utcnow() - timedelta(days=1)).isoformat(),
+        )
+    assert refused.value.translation_key == "entry_not_loaded"
