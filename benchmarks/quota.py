@@ -588,7 +588,9 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--month", default="2026-06", help="YYYY-MM, a 30-day month")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--only", help="run only the cases whose name contains this")
+    parser.add_argument(
+        "--only", help='run only the cases whose name contains this ("faults": the fault run)'
+    )
     parser.add_argument(
         "--strategies",
         default=f"planner,{alarm_columns.TODAY},even spread,fixed 5 min",
@@ -631,7 +633,12 @@ async def main(argv: Sequence[str] | None = None) -> int:
                 failures.append(f"{case.name}: {planner.ratio:.2f}x ideal")
             if even is not None and planner.stale_mean >= even.stale_mean:
                 failures.append(f"{case.name}: not fresher than even spread")
-    print_table(rows, args.month, time.monotonic() - began)
+    if rows:
+        print_table(rows, args.month, time.monotonic() - began)
+    if not args.only or args.only.lower() in "faults":
+        from .faults import print_faults, run_faults  # noqa: PLC0415 - it imports this module
+
+        failures.extend(print_faults(await run_faults(month_start), args.month))
     for failure in failures:
         print(f"TARGET MISSED: {failure}")
     return 1 if failures else 0

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from .alarms import AlarmKind, AlarmRecord, EventRecord
 from .clock import SimClock
+from .errors import SimulatorError
 from .scenarios import SCENARIOS, Scenario, load_scenario
 from .server import create_app
-from .state import SIM_KEY, Simulator, SimulatorError
+from .state import SIM_KEY, Simulator
 
 __all__ = [
     "SCENARIOS",
     "SIM_KEY",
+    "AlarmKind",
+    "AlarmRecord",
+    "EventRecord",
     "Scenario",
     "SimClock",
     "Simulator",

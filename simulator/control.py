@@ -9,7 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .state import SIM_KEY, Simulator, SimulatorError
+from .errors import SimulatorError
+from .state import SIM_KEY, Simulator
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

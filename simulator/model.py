@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import alarms as alarm_rules
+from .household import Household
 from .solar import INTERVAL, ProductionModel, local_date, local_day_bounds
 
 if TYPE_CHECKING:
@@ -166,6 +167,8 @@ class SimSystem:
             size_w=self.size_w or 1,
             operational_at=int(self.spec["operational_at"]),
         )
+        # Consumption, battery and grid behind the meters (simulator/household.py).
+        self.household = Household(self)
 
     # --- relative scenario times ----------------------------------------------------------
     def anchor(self, at: float | None = None) -> None:

@@ -20,6 +20,7 @@ from . import alarms as alarm_rules
 from .control import setup_control_routes
 from .control_alarms import setup_alarm_control_routes
 from .model import months_back
+from .plans import FORBIDDEN_BODY, TELEMETRY_PATTERNS, TELEMETRY_PERIOD_429
 from .solar import local_date
 from .state import SIM_KEY, Simulator
 
@@ -36,7 +37,9 @@ SORT_DETAILS = (
 )
 # Endpoints whose reference 429 example carries period fields; the others send only
 # message/details/code, and the simulator keeps that quirk.
-PERIOD_429_ENDPOINTS = frozenset({"summary", "retrieve_system_id", "inverters_summary"})
+PERIOD_429_ENDPOINTS = (
+    frozenset({"summary", "retrieve_system_id", "inverters_summary"}) | TELEMETRY_PERIOD_429
+)
 SEARCH_KEYS = frozenset({"ids", "name", "reference", "other_reference", "statuses"})
 WEEK = 7 * 86400
 
@@ -55,6 +58,7 @@ _ENDPOINT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^/api/v4/systems/[^/]+$"), "system"),
     (re.compile(r"^/oauth/token$"), "token"),
     (re.compile(r"^/oauth/authorize$"), "authorize"),
+    *TELEMETRY_PATTERNS,
 )
 
 
@@ -391,6 +395,9 @@ def api(endpoint: str, handler: ApiHandler) -> Callable[[web.Request], Awaitable
                 limited = {k: limited[k] for k in ("message", "details", "code")}
             return _json(limited, 429)
         request[LOG_KEY]["user_id"] = grant.user_id
+        if not sim.plan_allows(app, endpoint):
+            # A plan without the endpoint's group (plans.py); the request still counted.
+            return _json(FORBIDDEN_BODY, 403)
         try:
             body = await handler(request, sim, grant.user_id)
         except ApiError as err:
@@ -688,10 +695,15 @@ def create_app(sim: Simulator) -> web.Application:
         ("GET", API + "/{system_id}/open_alarms", "open_alarms", open_alarms),
         ("GET", API + "/{system_id}/open_events", "open_events", open_events),
     ]
+    # telemetry.py builds on this module's api(), so it is imported once this one is loaded.
+    from .telemetry import setup_truth_routes, telemetry_routes  # noqa: PLC0415
+
+    routes += telemetry_routes()
     for method, path, endpoint, handler in routes:
         # One catch-all route per path so a wrong method gets the reference's 405 body
         # instead of falling through to /{system_id}.
         app.router.add_route("*", path, _only(method, api(endpoint, handler)))
     setup_control_routes(app)
     setup_alarm_control_routes(app)
+    setup_truth_routes(app)
     return app

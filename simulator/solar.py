@@ -132,6 +132,11 @@ class ProductionModel:
         """The size production follows today (changes apply from the next local day)."""
         return self._sizes[-1][1]
 
+    @property
+    def sizes(self) -> tuple[tuple[int, int], ...]:
+        """(first local day ordinal, size in W) of every size the system has had."""
+        return tuple(self._sizes)
+
     def resize(self, size_w: int, now: float) -> None:
         """Produce as a ``size_w`` system from the local day after ``now`` on."""
         start = max(local_date(self.tz, now).toordinal() + 1, self.first_day.toordinal())

@@ -15,7 +15,9 @@ from .clock import SimClock
 from .errors import SimulatorError
 from .event_types import EVENT_TYPES
 from .model import App, SimSystem, Usage, User, month_bounds
+from .plans import PLAN_ORDER, plan_allows
 from .scenarios import Scenario, load_scenario
+from .truth import TruthMixin
 
 if TYPE_CHECKING:
     from datetime import timedelta
@@ -79,11 +81,12 @@ class Grant:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Simulator(AlarmControl):
+class Simulator(AlarmControl, TruthMixin):
     """State of one simulated Enphase cloud built from a scenario.
 
     Alarm and event controls (raise_alarm, clear_alarm, open_event, close_event,
-    alarm_records...) come from :class:`simulator.alarms.AlarmControl`.
+    alarm_records...) come from :class:`simulator.alarms.AlarmControl`; the ground truth
+    of energy (hourly_truth, soc_truth...) from :class:`simulator.truth.TruthMixin`.
     """
 
     def __init__(
@@ -148,6 +151,8 @@ class Simulator(AlarmControl):
         self.endpoint_latency: dict[str, float] = {}
         self.request_log: list[dict[str, Any]] = []
         self._alarm_seq = 0
+        # Endpoint -> cheapest plan serving it, over plans.py's groups (set_endpoint_plan).
+        self.endpoint_plans: dict[str, str] = {}
 
     # --- helpers for tests ----------------------------------------------------------------
     def anchor(self, at: datetime | float | None = None) -> None:
@@ -372,6 +377,23 @@ class Simulator(AlarmControl):
             raise SimulatorError(str(err)) from err
         return app
 
+    def plan_allows(self, app: App, endpoint: str | None) -> bool:
+        """Tell whether ``app``'s plan serves ``endpoint`` (else Enphase answers 403)."""
+        return plan_allows(app.plan, endpoint, self.endpoint_plans)
+
+    def set_endpoint_plan(self, endpoint: str, plan: str | None) -> None:
+        """Serve ``endpoint`` from ``plan`` up (None: back to its Swagger group's plan).
+
+        NOTES.md: one third-party note puts ``telemetry/battery`` on Kilowatt while the
+        Swagger file tags it Consumption Monitoring (Watt); this switch plays either reading.
+        """
+        if plan is None:
+            self.endpoint_plans.pop(endpoint, None)
+            return
+        if plan.lower() not in PLAN_ORDER:
+            raise SimulatorError(f"unknown plan {plan!r}")
+        self.endpoint_plans[endpoint] = plan.lower()
+
     # --- world changes -------------------------------------------------------------------
     def system(self, system_id: int) -> SimSystem:
         """Return the system ``system_id``."""
@@ -405,7 +427,8 @@ class Simulator(AlarmControl):
     def update_system(self, system_id: int, changes: dict[str, Any]) -> SimSystem:
         """Change public fields (name, status...) or a simulation knob.
 
-        Knobs: ``reporting`` (bool), ``lifetime_lag`` and ``upload_interval`` (seconds).
+        Knobs: ``reporting`` (bool), ``lifetime_lag`` and ``upload_interval`` (seconds),
+        ``consumption_includes_battery`` (bool, see simulator/household.py).
         """
         system = self.system(system_id)
         for key, value in changes.items():
@@ -415,6 +438,8 @@ class Simulator(AlarmControl):
                 system.offline_since = None if value else self.now()
             elif key == "lifetime_lag":
                 system.lifetime_lag = int(value)
+            elif key == "consumption_includes_battery":
+                system.household.consumption_includes_battery = bool(value)
             elif key in {"system_id", "devices", "events", "alarms"}:
                 raise SimulatorError(f"{key} cannot be changed here")
             else:

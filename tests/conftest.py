@@ -1,4 +1,10 @@
-"""Shared fixtures: a simulated Enphase cloud per test (see simulator/README.md)."""
+"""Shared fixtures: a simulated Enphase cloud per test (see simulator/README.md).
+
+Also loads the Home Assistant test plugin, in a fixed order on every Home Assistant version:
+pyproject.toml keeps pytest from loading it from its entry point (`-p no:homeassistant`), so it
+comes after syrupy (its `snapshot` fixture overrides syrupy's only when registered later) and
+after tests/plugin_compat.py adapted it to the Home Assistant installed.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,11 @@ from aiohttp.test_utils import TestServer
 import pytest
 
 from simulator import Simulator, create_app
+from tests import plugin_compat
+
+# pytest imports these plugins once this module has run, so after the shims are in place.
+plugin_compat.apply()
+pytest_plugins = ["pytest_homeassistant_custom_component.plugins"]
 
 API_URL_ENV = "ENPHASE_ENLIGHTEN_API_URL"
 

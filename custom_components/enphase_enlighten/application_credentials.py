@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from typing import TYPE_CHECKING, Any, cast
 
@@ -16,6 +17,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from .api import base_url_from_env
+from .compat import token_request_error
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -61,14 +63,21 @@ class EnphaseOAuth2Implementation(AuthImplementation):
         )
         session = async_get_clientsession(self.hass)
         async with session.post(
-            self.token_url,
-            params=params,
-            auth=aiohttp.BasicAuth(self.client_id, self.client_secret),
+            self.token_url, params=params, headers={"Authorization": self._basic_auth()}
         ) as resp:
             if resp.status >= 400:
                 _LOGGER.error("Enphase token request (%s) failed: HTTP %s", grant_type, resp.status)
                 raise self._scrubbed_error(grant_type, resp)
             return cast("dict[str, Any]", await resp.json(content_type=None))
+
+    def _basic_auth(self) -> str:
+        """Return the HTTP Basic credentials of the client, as Enphase's token endpoint wants.
+
+        Built by hand: aiohttp 3.14 deprecates aiohttp.BasicAuth and the auth= parameter,
+        and this header is what both produce on every aiohttp version.
+        """
+        credentials = f"{self.client_id}:{self.client_secret}".encode()
+        return f"Basic {base64.b64encode(credentials).decode('ascii')}"
 
     def _scrubbed_error(
         self, grant_type: str, resp: aiohttp.ClientResponse
@@ -76,13 +85,13 @@ class EnphaseOAuth2Implementation(AuthImplementation):
         """Return the error for a failed token request without the secrets it carried.
 
         raise_for_status() would put the request URL, whose query holds the code or the
-        refresh token, and the Basic header into the error, which callers log.
+        refresh token, and the Basic header into the error, which callers log. Where Home
+        Assistant has its own token errors this is one of them (see compat), so it starts
+        reauthentication and words the sign-in flow's abort as for its own implementations.
         """
         url = URL(self.token_url).with_query({"grant_type": grant_type})
         request_info = aiohttp.RequestInfo(url, "POST", CIMultiDictProxy(CIMultiDict()), url)
-        return aiohttp.ClientResponseError(
-            request_info, (), status=resp.status, message=resp.reason or ""
-        )
+        return token_request_error(request_info, resp.status, resp.reason or "", domain=self.domain)
 
     async def _async_refresh_token(self, token: dict[str, Any]) -> dict[str, Any]:
         """Refresh the token, keeping the old refresh token only if none came back.

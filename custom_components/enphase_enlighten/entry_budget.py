@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 _LOGGER = logging.getLogger(__name__)
 
 PLANNERS: HassKey[PlannerRegistry] = HassKey(f"{DOMAIN}_planners")
+# Counts are saved this soon after a request (at most once in this time): a crash loses
+# only the last few, and a start-up burst is one write.
+SAVE_DELAY = 3.0
 
 
 def budget_signal(api_key: str) -> str:
@@ -84,20 +87,31 @@ class EntryBudget:
         self.systems: tuple[int, ...] = ()
 
     @callback
+    def request_sent(self, record: RequestRecord) -> None:
+        """Count a request as it leaves (the client's on_send callback); save soon."""
+        self.planner.record_sent(record)
+        self.planner.schedule_save(SAVE_DELAY)
+
+    @callback
+    def request_done(self, record: RequestRecord) -> None:
+        """Note a request's answer (the client's on_request callback); save soon."""
+        self.planner.record_request(record)
+        self.planner.schedule_save(SAVE_DELAY)
+
+    @callback
     def rate_limited(self, err: EnphaseRateLimitError, now: datetime) -> None:
         """Tell the planner about a 429; log when polling first pauses."""
         self.planner.record_rate_limit(
             now, period=err.period, period_end=err.period_end, limit=err.limit
         )
         until = self.planner.blocked_until(now)
+        period = self.planner.block_period(now)
         if self._logged_block is None and until is not None:
-            self._logged_block = (
-                BlockPeriod.MINUTE if err.period == BlockPeriod.MINUTE else BlockPeriod.MONTH
-            )
-            # A per-minute limit is routine and over in a minute; the monthly quota, or a
-            # limit Enphase does not explain, is news.
+            self._logged_block = period if period == BlockPeriod.MINUTE else BlockPeriod.MONTH
+            # A per-minute limit (or a 429 taken as one) is routine and over in a minute;
+            # the monthly quota, or a limit Enphase does not explain twice, is news.
             _LOGGER.log(
-                logging.DEBUG if err.period == BlockPeriod.MINUTE else logging.WARNING,
+                logging.DEBUG if period == BlockPeriod.MINUTE else logging.WARNING,
                 "Enphase request limit reached (per %s); keeping the last data until %s",
                 err.period or "unknown period",
                 until.isoformat(),

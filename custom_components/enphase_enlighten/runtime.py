@@ -222,13 +222,15 @@ async def async_setup_runtime(hass: HomeAssistant, entry: EnphaseConfigEntry) ->
     @callback
     def _on_request(record: RequestRecord) -> None:
         stats.record(record)
-        planner.record_request(record)
+        budget.request_done(record)
 
     client = EnphaseClient(
         async_get_clientsession(hass),
         auth.async_get_access_token,
         api_key,
         on_request=_on_request,
+        # Counted as sent: two entries starting together must not both see room.
+        on_send=budget.request_sent,
         # Home Assistant's clock, so the client and the coordinators agree on "now".
         now=lambda: dt_util.utcnow().timestamp(),
     )

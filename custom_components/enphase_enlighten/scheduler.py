@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from .coordinator import EnphaseCoordinator
     from .entry_budget import EntryBudget
 
-# A first fetch that failed (not a 429) is tried again this soon: its entities wait for it.
+# A first fetch that failed without a planner retry time (a 429) is tried again this soon at
+# the earliest: its entities wait for it. A failure waits for the planner's backoff.
 FIRST_FETCH_RETRY = timedelta(minutes=2)
 # Never wake the scheduler more often than this (a safety net against a busy loop).
 MIN_WAKEUP = timedelta(seconds=1)
@@ -60,6 +61,12 @@ class EnphaseScheduler:
             del self.coordinators[task]
             self.first_fetch.pop(task, None)
 
+    def _owed_at(self, task: Task) -> datetime:
+        """When a first fetch still owed may be tried: as planned, or after its backoff."""
+        when = self.first_fetch[task]
+        retry = self.budget.planner.retry_at(task)
+        return when if retry is None else max(when, retry)
+
     def _tasks(self, now: datetime) -> list[Task]:
         planner = self.budget.planner
         tasks = []
@@ -71,9 +78,11 @@ class EnphaseScheduler:
                 planner.record_done(task, now)
         if planner.blocked_until(now) is not None:
             return tasks
-        room = planner.minute_room(now) - sum(planner.cost(task) for task in tasks)
+        # The month too: a first fetch owed is no reason to spend what the plan has not got.
+        room = min(planner.minute_room(now), planner.month_room(now))
+        room -= sum(planner.cost(task) for task in tasks)
         owed = sorted(
-            (task for task, when in self.first_fetch.items() if when <= now and task not in tasks),
+            (task for task in self.first_fetch if self._owed_at(task) <= now and task not in tasks),
             key=lambda task: (list(TaskKind).index(task.kind), task.system_id or 0),
         )
         for task in owed:
@@ -97,7 +106,10 @@ class EnphaseScheduler:
                 planner.set_cost(task, coordinator.requests_needed(now))
             tasks = self._tasks(now)
             coordinators = [self.coordinators[task] for task in tasks]
-            await asyncio.gather(*(coordinator.async_refresh() for coordinator in coordinators))
+            # The room is taken before the first request leaves: another entry on the key,
+            # running at the same moment, sees only what is left.
+            with planner.hold(now, sum(planner.cost(task) for task in tasks)):
+                await asyncio.gather(*(coordinator.async_refresh() for coordinator in coordinators))
             after = dt_util.utcnow()
             for task, coordinator in zip(tasks, coordinators, strict=True):
                 # What the next fetch costs (a restored alarm window is one week again).
@@ -105,7 +117,8 @@ class EnphaseScheduler:
                 if coordinator.fetched:
                     self.first_fetch.pop(task, None)
                 elif task in self.first_fetch:
-                    self.first_fetch[task] = now + FIRST_FETCH_RETRY
+                    retry = planner.retry_at(task)
+                    self.first_fetch[task] = retry or now + FIRST_FETCH_RETRY
         finally:
             self._running = False
         await self.budget.async_changed()
@@ -119,8 +132,9 @@ class EnphaseScheduler:
         now = dt_util.utcnow()
         planner = self.budget.planner
         wakeup = planner.next_wakeup(now, self.budget.owner)
-        if self.first_fetch:
-            owed = max(min(self.first_fetch.values()), planner.blocked_until(now) or now)
+        if self.first_fetch and planner.month_room(now) > 0:
+            owed_at = min(self._owed_at(task) for task in self.first_fetch)
+            owed = max(owed_at, planner.blocked_until(now) or now)
             # Not before the minute has room for one of them: no wake-ups every second.
             owed = max(owed, min(planner.minute_free_at(now, task) for task in self.first_fetch))
             wakeup = owed if wakeup is None else min(wakeup, owed)

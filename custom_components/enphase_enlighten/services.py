@@ -19,6 +19,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
 import voluptuous as vol
 
+from .budget import RefreshDecision, RefreshRefusal
 from .const import DOMAIN
 from .messages import refresh_refused
 
@@ -103,24 +104,33 @@ async def _async_refresh(call: ServiceCall) -> ServiceResponse:
         runtime.system_data[system_id].summary for system_id in system_ids
     ]
     planner = runtime.budget.planner
-    started = dt_util.utcnow()
-    if not (decision := planner.can_refresh(started, len(targets))):
-        raise refresh_refused(decision, dt_util.utcnow())
+    # The requests are reserved before any is sent: of many calls at once, only what the
+    # minute allows goes out, the rest are refused here.
+    reservation = planner.reserve_refresh(dt_util.utcnow(), len(targets))
+    if not reservation:
+        raise refresh_refused(reservation.decision, dt_util.utcnow())
     requests_before = runtime.stats.total
-    # Not the debounced request_refresh: the user waits for this answer.
-    await asyncio.gather(*(coordinator.async_refresh() for coordinator in targets))
+    with reservation:
+        # Not the debounced request_refresh: the user waits for this answer.
+        await asyncio.gather(*(coordinator.async_refresh() for coordinator in targets))
     await runtime.budget.async_changed()
     now = dt_util.utcnow()
-    for coordinator in targets:
-        if coordinator.last_success_at is not None and coordinator.last_success_at >= started:
-            continue
-        if not (decision := planner.can_refresh(now, 1)):
-            # Enphase answered with a 429 while refreshing.
-            raise refresh_refused(decision, dt_util.utcnow())
+    # This call's own outcome (its reservation saw its fetches end), not the coordinators'
+    # shared state, which other calls and the scheduler change too.
+    if reservation.rate_limited:
+        decision = planner.can_refresh(now, 1)
+        raise refresh_refused(
+            decision if not decision else RefreshDecision(False, RefreshRefusal.RATE_LIMITED),
+            dt_util.utcnow(),
+        )
+    if reservation.failed or reservation.done < len(targets):
+        failed = next(
+            (coordinator for coordinator in targets if coordinator.last_exception), targets[0]
+        )
         raise HomeAssistantError(
             translation_domain=DOMAIN,
             translation_key="refresh_failed",
-            translation_placeholders={"error": str(coordinator.last_exception)},
+            translation_placeholders={"error": str(failed.last_exception)},
         )
     if not call.return_response:
         return None

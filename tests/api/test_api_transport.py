@@ -134,6 +134,29 @@ async def test_record_for_success(
     assert 0 <= record.duration < 5
 
 
+async def test_sent_reported_before_the_answer(
+    make_client: Callable[..., EnphaseClient], fake: FakeEnphase, records: list[RequestRecord]
+) -> None:
+    """A budget can count a request as it leaves, before Enphase has answered."""
+    sent: list[tuple[RequestRecord, int]] = []
+    client = make_client(on_send=lambda record: sent.append((record, len(records))))
+    fake.reply("GET", "/systems/9", status=404, fixture="error_404_system")
+
+    with pytest.raises(EnphaseNotFoundError):
+        await client.system(9)
+
+    ((record, answers_so_far),) = sent
+    assert answers_so_far == 0
+    assert (record.endpoint, record.status, record.started_at) == (
+        "system",
+        None,
+        NOW.timestamp(),
+    )
+    assert [(r.endpoint, r.status, r.started_at) for r in records] == [
+        ("system", 404, NOW.timestamp())
+    ]
+
+
 async def test_record_for_http_error(
     client: EnphaseClient, fake: FakeEnphase, records: list[RequestRecord]
 ) -> None:

@@ -258,24 +258,35 @@ async def test_minute_limit_without_period_end(
 async def test_rate_limit_without_period_backs_off(
     hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:
-    """A 429 with no period backs off (doubling) and plans on half the remaining quota."""
+    """A 429 with no period is taken as the minute: retried once after it, the month kept.
+
+    Refused again after the minute, it is not our pace: polling backs off (doubling) and the
+    month loses only what that refusal shows (the minute's room others used), never half.
+    """
     planner = loaded.runtime_data.budget.planner
     remaining = planner.stats(dt_util.utcnow()).remaining
     sim.fail_next(1, 429, endpoint="summary")
     await advance(hass, freezer, summary_interval(loaded))
     now = dt_util.utcnow()
     assert planner.blocked_until(now) == now + timedelta(minutes=1)
-    assert planner.stats(now).remaining <= remaining / 2 + 5
+    assert planner.stats(now).remaining == remaining - 1  # the refused request only
     assert hass.states.get(POWER).state != STATE_UNAVAILABLE
     requests = _requests(sim)
     await advance(hass, freezer, timedelta(seconds=30))
     assert _requests(sim) == requests
-    # Again (at the next summary, which comes later on the halved budget): twice as long.
-    sim.fail_next(1, 429, endpoint="summary")
+    # After the minute the summary is fetched again, once, and polling goes on as planned.
+    summaries = count(sim, "summary")
     await advance(hass, freezer, timedelta(seconds=31))
+    assert count(sim, "summary") == summaries + 1
+    assert planner.blocked_until(dt_util.utcnow()) is None
+    # Refused at the next summary and again after the minute: a backoff, not a write-off.
+    remaining = planner.stats(dt_util.utcnow()).remaining
+    sim.fail_next(2, 429, endpoint="summary")
     await advance(hass, freezer, summary_interval(loaded))
+    await advance(hass, freezer, timedelta(minutes=1, seconds=1))
     now = dt_util.utcnow()
     assert planner.blocked_until(now) == now + timedelta(minutes=2)
+    assert remaining - 2 - 10 <= planner.stats(now).remaining < remaining - 2
 
 
 async def test_server_error_unavailable_then_recovers(

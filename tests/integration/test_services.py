@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 import json
 import logging
@@ -217,6 +218,40 @@ async def test_update_entity_served_within_budget(
     assert len(sim.request_log) == requests
     assert "Not refreshed: this would exceed the plan's requests per minute" in caplog.text
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
+async def test_thirty_refreshes_at_once_send_only_what_the_minute_allows(
+    hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry
+) -> None:
+    """30 calls at once on Watt: 10 sent and answered, 20 refused before sending; each call
+    reports its own outcome."""
+    requests = len(sim.request_log)
+    outcomes = await asyncio.gather(
+        *(refresh(hass, {ATTR_CONFIG_ENTRY_ID: loaded.entry_id}) for _ in range(30)),
+        return_exceptions=True,
+    )
+    sent = sim.request_log[requests:]
+    assert [entry["status"] for entry in sent] == [200] * 10
+    assert outcomes.count(None) == 10
+    refused = [outcome for outcome in outcomes if outcome is not None]
+    assert len(refused) == 20
+    assert all(isinstance(outcome, HomeAssistantError) for outcome in refused)
+    assert {outcome.translation_key for outcome in refused} == {"refresh_minute_limit"}  # type: ignore[union-attr]
+
+
+async def test_a_refresh_reports_its_own_failure_among_successes(
+    hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry
+) -> None:
+    """Of two calls at once, the one Enphase refused says so though the other succeeded."""
+    sim.fail_next(1, 503, endpoint="summary")
+    outcomes = await asyncio.gather(
+        *(refresh(hass, {ATTR_CONFIG_ENTRY_ID: loaded.entry_id}) for _ in range(2)),
+        return_exceptions=True,
+    )
+    assert outcomes.count(None) == 1
+    (failed,) = [outcome for outcome in outcomes if outcome is not None]
+    assert isinstance(failed, HomeAssistantError)
+    assert failed.translation_key == "refresh_failed"
 
 
 async def test_refresh_failure_is_reported(

@@ -221,8 +221,14 @@ async def test_wrong_method_405(call: Any, method: str, path: str) -> None:
     assert (status, body) == (405, load_fixture("error_405.json"))
 
 
-async def test_endpoints_beyond_the_ten_are_501(call: Any) -> None:
-    status, body = await call(f"/{SYSTEM_ID}/telemetry/production_micro")
+async def test_endpoints_not_modelled_are_501(sim: Simulator, call: Any) -> None:
+    # Telemetry is modelled (test_sim_telemetry.py); meter readings and rgm_stats are not.
+    for path in ("rgm_stats", "production_meter_readings", "storage_meter_readings"):
+        status, body = await call(f"/{SYSTEM_ID}/{path}")
+        assert (status, body) == (501, load_fixture("error_501.json")), path
+    # Device-level telemetry: Kilowatt's (403 on Watt, test_sim_telemetry.py), no data here.
+    sim.set_plan(api_key="sim-api-key", plan="kilowatt")
+    status, body = await call(f"/{SYSTEM_ID}/devices/micros/telemetry")
     assert (status, body) == (501, load_fixture("error_501.json"))
 
 

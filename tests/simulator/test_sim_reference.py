@@ -66,7 +66,7 @@ CASES: dict[str, Case] = {
     "error_429_minute.json": Case(f"/{SMALL}/summary", 429, setup="limit"),
     "error_429_plain.json": Case(f"/{SMALL}/devices", 429, setup="limit"),
     "error_500.json": Case(f"/{SMALL}/devices", 500, setup="fault500", exact=True),
-    "error_501.json": Case(f"/{SMALL}/telemetry/battery", 501, exact=True),
+    "error_501.json": Case(f"/{SMALL}/rgm_stats", 501, exact=True),
 }
 
 

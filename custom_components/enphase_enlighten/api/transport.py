@@ -99,6 +99,7 @@ class EnphaseTransport:
         *,
         base_url: str | None = None,
         on_request: RequestCallback | None = None,
+        on_send: RequestCallback | None = None,
         timeout: float = 30.0,
         now: Callable[[], float] | None = None,
     ) -> None:
@@ -108,6 +109,8 @@ class EnphaseTransport:
         self._api_key = api_key
         self._base_url = (base_url or base_url_from_env()).rstrip("/")
         self._on_request = on_request
+        # Told as a request leaves (status None), so a budget counts it before its answer.
+        self._on_send = on_send
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         # Looked up at call time, not bound at import, so a patched clock (tests) applies.
         self._now: Callable[[], float] = now or (lambda: time.time())
@@ -145,6 +148,7 @@ class EnphaseTransport:
         status: int | None = None
         started_at = self._now()
         started = time.monotonic()
+        self._report(self._on_send, RequestRecord(endpoint, method, None, started_at, 0.0))
         try:
             async with self._session.request(
                 method,
@@ -167,13 +171,14 @@ class EnphaseTransport:
         finally:
             # Also on cancellation: the request may have reached Enphase and count there.
             self._report(
+                self._on_request,
                 RequestRecord(
                     endpoint=endpoint,
                     method=method,
                     status=status,
                     started_at=started_at,
                     duration=time.monotonic() - started,
-                )
+                ),
             )
         _LOGGER.debug("Enphase %s %s: HTTP %s", method, endpoint, status)
         if 200 <= status < 300:
@@ -186,11 +191,11 @@ class EnphaseTransport:
                 ) from err
         raise _error_for(endpoint, status, body, scrub)
 
-    def _report(self, record: RequestRecord) -> None:
-        if self._on_request is None:
+    def _report(self, callback: RequestCallback | None, record: RequestRecord) -> None:
+        if callback is None:
             return
         try:
-            self._on_request(record)
+            callback(record)
         except Exception:
             # Counting must never turn a good response into a failure.
             _LOGGER.exception("Enphase request callback failed")

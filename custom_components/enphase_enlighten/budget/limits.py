@@ -39,9 +39,18 @@ ALARM_SURPLUS_SHARE = 0.8
 # A plan that cannot poll each system at least this often in daylight is not "fresh".
 FRESH_LIMIT = timedelta(hours=2)
 RETRY_MIN = timedelta(minutes=2)
+# A task failing again and again (a 500 "unable to fetch data") waits twice as long each
+# time, up to this: a summary is what a user looks at, the rest can wait hours.
+RETRY_MAX = timedelta(hours=6)
+SUMMARY_RETRY_MAX = timedelta(hours=1)
 BACKOFF_MIN = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
+# A per-minute 429 never pauses longer than this, whatever its period_end says (clock skew).
+MINUTE_BLOCK_MAX = timedelta(minutes=2)
+# Clocks differ (Home Assistant's and Enphase's): a monthly pause lasts this long past our own
+# month's end, and one whose period_end already passed by our clock lasts this long from now.
+MONTH_MARGIN = timedelta(minutes=10)
 
 
 def quota_month(now: datetime) -> tuple[datetime, datetime]:

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 import math
 from typing import TYPE_CHECKING
 
+from .counters import current_reservation
 from .daylight import SummaryState, SystemProfile
 from .intervals import IntervalPlanner
 from .limits import (
@@ -14,9 +15,13 @@ from .limits import (
     EVENT_TYPES_INTERVAL,
     MAX_SUMMARY_INTERVAL,
     NIGHT_INTERVAL,
+    RETRY_MAX,
     RETRY_MIN,
+    SUMMARY_RETRY_MAX,
     UPLOAD_LAG,
     BudgetStats,
+    RefreshDecision,
+    RefreshRefusal,
     quota_month,
 )
 from .tasks import PRIORITY, SummaryLike, Task, TaskKind
@@ -115,20 +120,49 @@ class RequestPlanner(IntervalPlanner):
     def record_done(self, task: Task, now: datetime) -> None:
         """Note that a task ran successfully; its next run counts from ``now``."""
         self._last_done[task.key] = now
-        self._retry_at.pop(task.key, None)
+        if self._retry_at.pop(task.key, None) is not None:
+            self._dirty = True
+        self._failures.pop(task.key, None)
         self._urgent.discard(task.key)
+        if (reservation := current_reservation()) is not None:
+            reservation.done += 1
         if task.kind == TaskKind.SUMMARY and task.system_id in self._systems:
             self._systems[task.system_id].last_poll = now
         if task.kind != TaskKind.SUMMARY:
             self._dirty = True
 
     def record_failure(self, task: Task, now: datetime) -> None:
-        """Note that a task failed (not a 429): retry later, not at once."""
-        last = self._last_done.get(task.key)
-        step = RETRY_MIN if last is None else max(RETRY_MIN, min(now - last, timedelta(hours=1)))
-        self._retry_at[task.key] = now + step
+        """Note that a task failed (not a 429): retry later, twice as late at each failure.
+
+        From ``RETRY_MIN`` up to ``RETRY_MAX`` (``SUMMARY_RETRY_MAX`` for summaries): a
+        server answering 500 all day costs about ten requests, not one every few minutes.
+        """
+        failures = self._failures.get(task.key, 0) + 1
+        self._failures[task.key] = failures
+        cap = SUMMARY_RETRY_MAX if task.kind == TaskKind.SUMMARY else RETRY_MAX
+        self._retry_at[task.key] = now + min(cap, RETRY_MIN * 2 ** min(failures - 1, 16))
+        self._dirty = True
         if task.kind == TaskKind.SUMMARY and task.system_id in self._systems:
             self._systems[task.system_id].last_poll = now
+        if (reservation := current_reservation()) is not None:
+            reservation.failed += 1
+
+    def retry_at(self, task: Task) -> datetime | None:
+        """Return when a failed task may be tried again, None when it has not failed."""
+        return self._retry_at.get(task.key)
+
+    def may_spend(
+        self, now: datetime, requests: int = 1, task: Task | None = None
+    ) -> RefreshDecision:
+        """Whether ``requests`` may be sent now (for ``task``, if given), and if not, when.
+
+        For set-up and the like, outside the schedule: a pause, the minute, the month, and
+        the task's own backoff after failures all say wait. ``retry_at`` says until when.
+        """
+        retry = self._retry_at.get(task.key) if task is not None else None
+        if retry is not None and retry > now:
+            return RefreshDecision(False, RefreshRefusal.BACKING_OFF, retry)
+        return self.can_refresh(now, requests)
 
     def _summary_when(self, state: SummaryState, now: datetime, interval: timedelta) -> datetime:
         last = state.last_poll
@@ -246,7 +280,8 @@ class RequestPlanner(IntervalPlanner):
         last = self._last_done.get(task.key)
         if last is None or task.key in self._urgent:
             return task, now
-        return task, last + interval
+        # A last run in the future (a clock set back, an edited store) counts as now.
+        return task, min(last, now) + interval
 
     def due(self, now: datetime, owner: str | None = None) -> list[Task]:
         """Tasks to run now, most valuable first, within the per-minute limit."""
