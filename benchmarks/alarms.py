@@ -23,7 +23,7 @@ import statistics
 from typing import TYPE_CHECKING
 
 from custom_components.enphase_enlighten import alarms as integration_alarms
-from custom_components.enphase_enlighten.budget import RequestPlanner, TaskKind, intervals
+from custom_components.enphase_enlighten.budget import RequestPlanner, Task, TaskKind, intervals
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
@@ -104,17 +104,25 @@ async def read_alarms(
     planner = getattr(strategy, "planner", None)
     if isinstance(planner, RequestPlanner) and fetches and fetches[-1][1] - ids:
         planner.mark_urgent(TaskKind.SUMMARY, system_id)
-    # The open events, read with the alarms as the coordinator does (its cost included).
+    # The open events, read with the alarms as the coordinator does, and its cost declared.
+    if not isinstance(planner, RequestPlanner):
+        return ids
     last = EVENTS_READ.get(system_id)
-    every = integration_alarms.EVENTS_INTERVAL
-    if isinstance(planner, RequestPlanner) and planner.alarm_interval(now) <= (
-        integration_alarms.EVENTS_EVERY_READ
-    ):
-        every = timedelta(0)
+    every = integration_alarms.events_interval(planner.alarm_interval(now))
     if last is None or now - last >= every:
         await client.open_events(system_id)
-        EVENTS_READ[system_id] = now
+        EVENTS_READ[system_id] = last = now
+    task = Task(TaskKind.ALARMS, "entry", system_id)
+    planner.set_cost(task, 2 if now + planner.alarm_interval(now) - last >= every else 1)
     return ids
+
+
+def prime(strategy: object, name: str, system_ids: Iterable[int]) -> None:
+    """Declare the first alarms reads' cost (open alarms and open events), as setup does."""
+    planner = getattr(strategy, "planner", None)
+    if name == "planner" and isinstance(planner, RequestPlanner):
+        for system_id in system_ids:
+            planner.set_cost(Task(TaskKind.ALARMS, "entry", system_id), 2)
 
 
 # When each system's open events were last read (reset per run by ``plan_alarms``).

@@ -385,6 +385,7 @@ async def run(case: Case, name: str, month_start: datetime, seed: int) -> Result
             month_start,
         )
 
+    alarm_columns.prime(strategy, name, (site.system_id for site in case.sites))
     log = Log()
 
     def on_request(record: RequestRecord) -> None:

@@ -21,13 +21,16 @@ if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
 
-# Open events are read with the alarms when a plan polls alarms at least this often, else
-# once this long: an alarm's own events come with it, events without an alarm are rarely
+# Open events are read with the alarms, every few hours when a plan polls alarms at least
+# hourly, else once this long: an alarm's own events come with it, events without an alarm are rarely
 # urgent, and on the free plan every request is taken from the summaries (read daily, or
 # whenever an alarm changes, they cost the summaries 5-10% of their freshness on Watt; see
 # benchmarks/alarms.py).
 EVENTS_INTERVAL = timedelta(days=7)
 EVENTS_EVERY_READ = timedelta(hours=1)
+# On such a generous plan, the events every this long: with every alarms read (every 15
+# minutes on Kilowatt) they would double the alarms' cost and overrun the quota.
+EVENTS_GENEROUS_INTERVAL = timedelta(hours=6)
 # The open alarms and events followed per system and the last reads, kept across restarts.
 ALARMS_STORAGE_VERSION = 1
 # Changes kept for an event entity that is not there to fire them (disabled).
@@ -127,6 +130,11 @@ class AlarmMemory:
             entry["events"] = [dict(event.raw) for event in saved.events]
         systems[str(system_id)] = entry
         await self.store.async_save({"systems": systems})
+
+
+def events_interval(alarm_interval: timedelta) -> timedelta:
+    """Return how often the open events are read, for a plan reading alarms this often."""
+    return EVENTS_GENEROUS_INTERVAL if alarm_interval <= EVENTS_EVERY_READ else EVENTS_INTERVAL
 
 
 def alarm_memory(hass: HomeAssistant, entry: ConfigEntry[Any]) -> AlarmMemory:

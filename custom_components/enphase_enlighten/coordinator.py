@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import partial
 import logging
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -14,8 +13,6 @@ from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, Upda
 from homeassistant.util import dt as dt_util
 
 from .alarms import (
-    EVENTS_EVERY_READ,
-    EVENTS_INTERVAL,
     MAX_PENDING_CHANGES,
     AlarmChange,
     ChangeKind,
@@ -23,6 +20,7 @@ from .alarms import (
     alarm_changes,
     alarm_memory,
     event_changes,
+    events_interval,
 )
 from .api import (
     Alarm,
@@ -321,7 +319,8 @@ class EnphaseDevicesCoordinator(EnphaseSystemCoordinator[Devices | None]):
 class EnphaseAlarmsCoordinator(EnphaseSystemCoordinator[list[Alarm] | None]):
     """A system's open alarms (and open events), one request each, whatever their age.
 
-    The open events are read with the alarms on generous plans, weekly on tight ones.
+    The open events are read with the alarms every few hours on generous plans, weekly on
+    tight ones.
 
     What changed since the previous read (alarms raised or cleared, events opened or closed)
     waits in ``changes`` for the event entity. The open alarms and events are saved, so
@@ -370,9 +369,9 @@ class EnphaseAlarmsCoordinator(EnphaseSystemCoordinator[list[Alarm] | None]):
     def _events_due(self, now: datetime) -> bool:
         if self.events_fetched_at is None:
             return True
-        every = self.budget.planner.alarm_interval(now)
-        interval = timedelta(0) if every <= EVENTS_EVERY_READ else EVENTS_INTERVAL
-        return now - self.events_fetched_at >= interval
+        return now - self.events_fetched_at >= events_interval(
+            self.budget.planner.alarm_interval(now)
+        )
 
     def requests_needed(self, now: datetime) -> int:
         """Return the requests of the next read: the open alarms, and the events when due."""

@@ -17,7 +17,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.enphase_enlighten.alarm_info import ALARM_BUS_EVENT
-from custom_components.enphase_enlighten.alarms import ALARM_MEMORIES
+from custom_components.enphase_enlighten.alarms import ALARM_MEMORIES, events_interval
 from custom_components.enphase_enlighten.budget import Task, TaskKind
 from custom_components.enphase_enlighten.const import DOMAIN
 from custom_components.enphase_enlighten.coordinator import EnphaseAlarmsCoordinator
@@ -503,3 +503,9 @@ async def test_cleared_alarm_polls_the_summary_at_once(
     assert planner.when_due(task, now) <= now
     await config_entry.runtime_data.system_data[SYSTEM_ID].summary.async_refresh()
     assert planner.when_due(task, now) > now
+
+
+def test_events_read_every_few_hours_on_generous_plans_weekly_on_tight() -> None:
+    """Kilowatt reads alarms every 15 minutes: its events every 6 hours; Watt's weekly."""
+    assert events_interval(timedelta(minutes=15)) == timedelta(hours=6)
+    assert events_interval(timedelta(hours=18)) == timedelta(days=7)
