@@ -102,7 +102,12 @@ async def read_alarms(
         return frozenset(alarm.id for alarm in alarms)
     ids = frozenset(alarm.id for alarm in await client.open_alarms(system_id))
     planner = getattr(strategy, "planner", None)
-    if isinstance(planner, RequestPlanner) and fetches and fetches[-1][1] - ids:
+    if (
+        isinstance(planner, RequestPlanner)
+        and fetches
+        and fetches[-1][1] - ids
+        and planner.last_status(system_id) not in (None, "normal")
+    ):
         planner.mark_urgent(TaskKind.SUMMARY, system_id)
     # The open events, read with the alarms as the coordinator does, and its cost declared.
     if not isinstance(planner, RequestPlanner):

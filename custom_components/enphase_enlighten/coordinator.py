@@ -391,10 +391,14 @@ class EnphaseAlarmsCoordinator(EnphaseSystemCoordinator[list[Alarm] | None]):
                 changes = event_changes(self._known_events, events, now)
             self._known_events = {event.id: event for event in events if event.is_open}
             self.events, self.events_fetched_at = events, now
-        if any(change.kind is ChangeKind.ALARM_CLEARED for change in changed):
-            # A gateway back from an outage uploads its backlog at once, while the planner
-            # may be polling the summary slowly for want of uploads: look now.
-            self.budget.planner.mark_urgent(TaskKind.SUMMARY, self.system_id)
+        planner = self.budget.planner
+        if any(change.kind is ChangeKind.ALARM_CLEARED for change in changed) and (
+            planner.last_status(self.system_id) not in (None, "normal")
+        ):
+            # The alarm behind the status may be over: a gateway back from an outage uploads
+            # its backlog at once, while the planner may be polling slowly for want of
+            # uploads. A silent alarm's end changes nothing the summary shows.
+            planner.mark_urgent(TaskKind.SUMMARY, self.system_id)
         self._known_alarms = {alarm.id: alarm for alarm in alarms if not alarm.cleared}
         # The alarms last: the event entity's state then shows the alarm, not its events.
         self.changes = [*self.changes, *changes, *changed][-MAX_PENDING_CHANGES:]

@@ -491,8 +491,22 @@ async def test_cleared_alarm_polls_the_summary_at_once(
     await setup_entry(hass, config_entry)
     planner = config_entry.runtime_data.budget.planner
     task = Task(TaskKind.SUMMARY, config_entry.entry_id, SYSTEM_ID)
+    summary = config_entry.runtime_data.system_data[SYSTEM_ID].summary
+    # A silent alarm's end changes nothing the summary shows: no extra summary.
+    sim.set_alarm_kind(3612, None)
+    silent = open_alarm(sim, timedelta(minutes=1), event_type_id=3612)
+    freezer.tick(timedelta(minutes=1))
+    await refresh_alarms(hass, config_entry)
+    sim.clear_alarm(silent["id"])
+    freezer.tick(timedelta(minutes=1))
+    await refresh_alarms(hass, config_entry)
+    now = dt_util.utcnow()
+    assert planner.when_due(task, now) > now
+    # The gateway stops reporting; the summary says so.
     alarm = open_alarm(sim, timedelta(minutes=1))
     freezer.tick(timedelta(minutes=2))
+    await summary.async_refresh()
+    assert summary.data.status == "comm"
     await refresh_alarms(hass, config_entry)
     now = dt_util.utcnow()
     assert planner.when_due(task, now) > now
@@ -501,7 +515,8 @@ async def test_cleared_alarm_polls_the_summary_at_once(
     await refresh_alarms(hass, config_entry)
     now = dt_util.utcnow()
     assert planner.when_due(task, now) <= now
-    await config_entry.runtime_data.system_data[SYSTEM_ID].summary.async_refresh()
+    await summary.async_refresh()
+    assert summary.data.status == "normal"
     assert planner.when_due(task, now) > now
 
 

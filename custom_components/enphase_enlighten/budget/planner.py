@@ -108,6 +108,11 @@ class RequestPlanner(IntervalPlanner):
             )
         state.last_poll = now
 
+    def last_status(self, system_id: int) -> str | None:
+        """Return the status the last summary of a system gave, None if none yet."""
+        state = self._systems.get(system_id)
+        return state.status if state is not None else None
+
     def mark_urgent(self, kind: TaskKind, system_id: int) -> None:
         """Make a system's task of this kind due now (for every entry polling the system).
 
