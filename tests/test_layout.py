@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     (
         "auth",
         "application_credentials",
+        "lifetime",
         "options",
         "messages",
         "alarms",

@@ -6,8 +6,10 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+import logging
 from typing import TYPE_CHECKING, Any
 
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
@@ -35,6 +37,8 @@ EVENTS_GENEROUS_INTERVAL = timedelta(hours=6)
 ALARMS_STORAGE_VERSION = 1
 # Changes kept for an event entity that is not there to fire them (disabled).
 MAX_PENDING_CHANGES = 50
+
+_LOGGER = logging.getLogger(__name__)
 
 ALARM_MEMORIES: HassKey[dict[str, AlarmMemory]] = HassKey(f"{DOMAIN}_alarm_memories")
 
@@ -84,12 +88,20 @@ class AlarmMemory:
         self._lock = asyncio.Lock()
 
     async def async_load(self) -> dict[str, Any]:
-        """Return the saved systems, read once."""
+        """Return the saved systems, read once; parts that cannot be read are dropped."""
         async with self._lock:
             if self.systems is None:
-                saved = await self.store.async_load()
+                try:
+                    saved = await self.store.async_load()
+                except (HomeAssistantError, ValueError) as err:
+                    _LOGGER.warning("Saved alarms cannot be read (%s); starting afresh", err)
+                    saved = None
                 systems = saved.get("systems") if isinstance(saved, dict) else None
-                self.systems = systems if isinstance(systems, dict) else {}
+                self.systems = {
+                    key: value
+                    for key, value in (systems if isinstance(systems, dict) else {}).items()
+                    if _readable(key, value)
+                }
             return self.systems
 
     async def async_restore(self, system_id: int) -> SavedAlarms | None:
@@ -97,7 +109,7 @@ class AlarmMemory:
         saved = (await self.async_load()).get(str(system_id))
         if not isinstance(saved, dict):
             return None
-        fetched_at = dt_util.parse_datetime(str(saved.get("fetched_at")))
+        fetched_at = saved_time(saved.get("fetched_at"))
         if fetched_at is None:
             return None
         try:
@@ -107,8 +119,8 @@ class AlarmMemory:
         except EnphaseError:
             return None
         restored = SavedAlarms(fetched_at, alarms)
-        events_at = dt_util.parse_datetime(str(saved.get("events_fetched_at")))
-        if events_at is not None:
+        events_at = saved_time(saved.get("events_fetched_at"))
+        if events_at is not None and isinstance(saved.get("events") or [], list):
             try:
                 restored.events = Event.list_from_response(
                     {"events": saved.get("events") or []}, system_id=system_id
@@ -130,6 +142,36 @@ class AlarmMemory:
             entry["events"] = [dict(event.raw) for event in saved.events]
         systems[str(system_id)] = entry
         await self.store.async_save({"systems": systems})
+
+
+def saved_time(value: Any) -> datetime | None:
+    """Read a time saved as ISO 8601 text; one without a time zone is no use (None)."""
+    moment = dt_util.parse_datetime(value) if isinstance(value, str) else None
+    return moment if moment is not None and moment.tzinfo is not None else None
+
+
+def _readable(system_id: str, saved: Any) -> bool:
+    """Whether one system's saved alarms can be used; say why not when they cannot.
+
+    Its saved events are optional: ``AlarmMemory.async_restore`` drops ones it cannot read.
+    """
+    try:
+        ok = (
+            system_id.isdigit()
+            and isinstance(saved, dict)
+            and saved_time(saved.get("fetched_at")) is not None
+            and isinstance(saved.get("open") or [], list)
+        )
+        if ok:
+            Alarm.list_from_response({"alarms": saved.get("open") or []}, system_id=int(system_id))
+    except Exception:  # whatever a hand edit did, the rest is kept
+        ok = False
+    if not ok:
+        _LOGGER.warning(
+            "The saved alarms of system %s cannot be read; they are read again from Enphase",
+            system_id,
+        )
+    return ok
 
 
 def events_interval(alarm_interval: timedelta) -> timedelta:

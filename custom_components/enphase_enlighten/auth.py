@@ -1,19 +1,72 @@
-"""Access tokens for the API client: refreshed when due or rejected, reauth when refused."""
+"""Access tokens for the client: refreshed when due or rejected, saved at once, reauth when refused."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+import logging
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import ClientError, ClientResponseError
-from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
+from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import UpdateFailed
 
 from .const import DOMAIN
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
     from homeassistant.helpers.config_entry_oauth2_flow import OAuth2Session
+
+_LOGGER = logging.getLogger(__name__)
+
+TOKEN_STORAGE_VERSION = 1
+
+
+def _token_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """Return the store of an entry's newest token (Home Assistant writes entries late)."""
+    return Store(hass, TOKEN_STORAGE_VERSION, f"{DOMAIN}.token.{entry_id}", private=True)
+
+
+def _usable(token: Any) -> bool:
+    return (
+        isinstance(token, dict)
+        and isinstance(token.get("access_token"), str)
+        and isinstance(token.get("refresh_token"), str)
+        and isinstance(token.get("expires_at"), int | float)
+    )
+
+
+async def async_restore_token(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
+    """Put the newest token back into the entry if a crash kept it from being written.
+
+    Home Assistant writes config entries a second after a change; Enphase retires a
+    refresh token the moment it issues the next one. A token saved here after a rotation
+    and newer than the entry's is the only one Enphase still accepts.
+    """
+    try:
+        saved = await _token_store(hass, entry.entry_id).async_load()
+    except (HomeAssistantError, ValueError):
+        return
+    token = saved.get("token") if isinstance(saved, dict) else None
+    current: Mapping[str, Any] = entry.data.get("token") or {}
+    if not isinstance(token, dict) or not _usable(token):
+        return
+    if token["refresh_token"] == current.get("refresh_token"):
+        return
+    expires_at = current.get("expires_at")
+    if isinstance(expires_at, int | float) and token["expires_at"] <= expires_at:
+        # The entry's is newer (a sign-in since, say): the saved one is retired.
+        return
+    _LOGGER.info("%s: using the refresh token saved after the last rotation", entry.title)
+    hass.config_entries.async_update_entry(entry, data={**entry.data, "token": token})
+
+
+async def async_forget_token(hass: HomeAssistant, entry_id: str) -> None:
+    """Remove the saved token of a deleted entry."""
+    await _token_store(hass, entry_id).async_remove()
 
 
 def is_token_rejected(err: ClientResponseError) -> bool:
@@ -29,6 +82,9 @@ class EnphaseAuth:
         self._hass = hass
         self._session = session
         self._refresh_lock = asyncio.Lock()
+        self._store = _token_store(hass, session.config_entry.entry_id)
+        self._save_lock = asyncio.Lock()
+        self._kept_refresh_token = session.token.get("refresh_token")
 
     @property
     def access_token(self) -> str:
@@ -55,7 +111,24 @@ class EnphaseAuth:
             raise UpdateFailed(
                 translation_domain=DOMAIN, translation_key="token_refresh_failed"
             ) from err
+        await self._async_keep_rotated()
         return self.access_token
+
+    async def _async_keep_rotated(self) -> None:
+        """Save a rotated token before it is used; callers wait here until it is on disk."""
+        if self._session.token.get("refresh_token") == self._kept_refresh_token:
+            return
+        async with self._save_lock:
+            token = dict(self._session.token)
+            if token.get("refresh_token") == self._kept_refresh_token:
+                return
+            try:
+                await self._store.async_save({"token": token})
+            except (HomeAssistantError, OSError) as err:
+                # The entry still gets it, a second later: no reason to stop polling.
+                _LOGGER.warning("Could not save the new Enphase token at once: %s", err)
+                return
+            self._kept_refresh_token = token.get("refresh_token")
 
     async def async_force_refresh(self, rejected_token: str) -> None:
         """Refresh the access token after Enphase rejected `rejected_token` as expired.

@@ -112,10 +112,11 @@ class EnphaseFlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, dom
         self._token_provider = token_provider
         if self.source == SOURCE_REAUTH:
             self._abort_if_unique_id_mismatch(reason="wrong_account")
-            # Re-check the stored key against the new token; the form only shows if it fails.
-            return await self.async_step_api_key(
-                {CONF_API_KEY: self._get_reauth_entry().data[CONF_API_KEY]}
-            )
+            # Re-check the stored key against the new token; the form only shows if it fails
+            # (or if the entry lost its key: then it asks for it).
+            if stored := self._get_reauth_entry().data.get(CONF_API_KEY):
+                return await self.async_step_api_key({CONF_API_KEY: stored})
+            return await self.async_step_api_key()
         self._abort_if_unique_id_configured()
         return await self.async_step_api_key()
 
@@ -143,7 +144,7 @@ class EnphaseFlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, dom
             self._token_provider = await async_entry_token_provider(self.hass, entry)
         except CREDENTIALS_GONE:
             return self.async_abort(reason="missing_credentials")
-        return self._show_api_key_form({CONF_API_KEY: entry.data[CONF_API_KEY]}, {})
+        return self._show_api_key_form({CONF_API_KEY: entry.data.get(CONF_API_KEY) or ""}, {})
 
     async def async_step_api_key(
         self, user_input: dict[str, Any] | None = None
@@ -264,7 +265,10 @@ class EnphaseOptionsFlow(OptionsFlow):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show the account's systems, the selected ones ticked, and the request reserve."""
         errors: dict[str, str] = {}
-        api_key = self.config_entry.data[CONF_API_KEY]
+        api_key = self.config_entry.data.get(CONF_API_KEY)
+        if not api_key:
+            # The entry lost its API key: the reauth flow set-up started asks for it.
+            return self.async_abort(reason="reauth_required")
         limits = plan_limits(self.config_entry)
         if self._client is None:
             try:

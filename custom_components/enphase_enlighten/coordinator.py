@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed
+from homeassistant.exceptions import ConfigEntryAuthFailed, HomeAssistantError
 from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
@@ -21,6 +21,7 @@ from .alarms import (
     alarm_memory,
     event_changes,
     events_interval,
+    saved_time,
 )
 from .api import (
     Alarm,
@@ -29,6 +30,7 @@ from .api import (
     EnphaseAuthError,
     EnphaseClient,
     EnphaseError,
+    EnphaseNotFoundError,
     EnphaseRateLimitError,
     Event,
     EventType,
@@ -89,6 +91,8 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
         self.last_success_at: datetime | None = None
         # Whether a fetch has succeeded since setup (entities of new data wait for one).
         self.fetched = False
+        # Whether the last fetch was answered 404 (the system is gone).
+        self.not_found = False
 
     async def _async_fetch(self) -> DataT:
         """Fetch fresh data; subclasses call the client here."""
@@ -145,6 +149,8 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
             ) from err
         except EnphaseError as err:
             planner.record_failure(self.task, now)
+            # Enphase says the system does not exist: runtime.py drops a missing system then.
+            self.not_found = isinstance(err, EnphaseNotFoundError)
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="update_failed",
@@ -154,7 +160,17 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
             # The token could not be renewed: no request was made for this task.
             planner.record_failure(self.task, now)
             raise
+        except Exception as err:
+            # Whatever else went wrong is a malformed answer and waits like one: a failure
+            # the planner never hears of would be retried at once, again and again.
+            planner.record_failure(self.task, now)
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="update_failed",
+                translation_placeholders={"error": f"unexpected {type(err).__name__}"},
+            ) from err
         self._learn(data, now)
+        self.not_found = False
         planner.record_done(self.task, now)
         self.budget.async_check_resumed(now)
         self.last_success_at = now
@@ -215,15 +231,19 @@ class EnphaseEventTypesCoordinator(EnphaseCoordinator[dict[int, EventType]]):
         Their age counts as this entry's last fetch, so a new entry on the same machine
         does not fetch them again until the planner finds them old.
         """
-        saved = await self.store.async_load()
-        if not isinstance(saved, dict):
-            return False
-        fetched_at = dt_util.parse_datetime(str(saved.get("fetched_at")))
         try:
-            types = EventType.list_from_response(saved.get("event_types"))
-        except EnphaseError:
+            saved = await self.store.async_load()
+        except (HomeAssistantError, ValueError):
+            saved = {}
+        if saved is None:
             return False
+        try:
+            fetched_at = saved_time(saved.get("fetched_at"))
+            types = EventType.list_from_response(saved.get("event_types"))
+        except Exception:  # a hand-edited or old store: fetched again, for every entry
+            fetched_at, types = None, []
         if fetched_at is None or not types:
+            _LOGGER.warning("The saved event types cannot be read; they are fetched again")
             return False
         self.async_set_updated_data({event_type.event_type_id: event_type for event_type in types})
         planner = self.budget.planner

@@ -92,7 +92,32 @@ def register_system_devices(
                 if domain == DOMAIN and ident.isdigit():
                     remove_system_device(hass, entry, int(ident))
     for system_id in system_ids:
+        if system_id not in systems and registry.async_get_device(
+            identifiers={system_identifier(system_id)}
+        ):
+            # Missing from Enphase's last answer: kept as it was, name included.
+            continue
         registry.async_get_or_create(
             config_entry_id=entry.entry_id,
             **system_device_info(system_id, systems.get(system_id)),
         )
+
+
+def registered_system_ids(hass: HomeAssistant, entry: ConfigEntry[Any]) -> set[int]:
+    """Return the ids of the systems the entry has a device for (known from earlier runs)."""
+    registry = dr.async_get(hass)
+    return {
+        int(ident)
+        for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
+        if device.via_device_id is None
+        for domain, ident in device.identifiers
+        if domain == DOMAIN and ident.isdigit()
+    }
+
+
+def system_device_name(hass: HomeAssistant, system_id: int) -> str:
+    """Return the name a user knows a system by (its device's), without an address."""
+    device = dr.async_get(hass).async_get_device(identifiers={system_identifier(system_id)})
+    if device is not None and (device.name_by_user or device.name):
+        return str(device.name_by_user or device.name)
+    return f"Enphase system {system_id}"

@@ -17,6 +17,7 @@ from .const import (
     CONF_SYSTEMS,
     DOMAIN,
 )
+from .runtime import system_profile
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -56,6 +57,46 @@ TO_REDACT = {
     "name_by_user",
     "grid_profile",
 }
+# Keys whose values are hardware serial numbers: the same value under any other key (the
+# EV charger's `id` is its serial) is redacted too.
+SERIAL_KEYS = ("serial_number", "serial_num", "envoy_serial_number")
+# Shorter values (counts, small ids) cannot identify hardware and stay readable.
+_MIN_SERIAL_LENGTH = 6
+REDACTED = "**REDACTED**"
+
+
+def _serials(value: Any, found: set[str]) -> set[str]:
+    """Collect the serial numbers anywhere in ``value``."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key in SERIAL_KEYS and isinstance(item, str | int) and not isinstance(item, bool):
+                if len(text := str(item)) >= _MIN_SERIAL_LENGTH:
+                    found.add(text)
+            else:
+                _serials(item, found)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _serials(item, found)
+    return found
+
+
+def _without_serials(value: Any, serials: set[str]) -> Any:
+    """Redact every value that is, or contains, one of ``serials``."""
+    if isinstance(value, Mapping):
+        return {key: _without_serials(item, serials) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_serials(item, serials) for item in value]
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        text = str(value)
+        if any(serial in text for serial in serials):
+            return REDACTED
+    return value
+
+
+def redact(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Redact private keys, then any serial number left under another key."""
+    serials = _serials(data, set())
+    return _without_serials(async_redact_data(data, TO_REDACT), serials)  # type: ignore[no-any-return]
 
 
 def _raw(value: Any) -> Any:
@@ -163,14 +204,36 @@ async def async_get_config_entry_diagnostics(
 ) -> dict[str, Any]:
     """Return diagnostics for a config entry."""
     runtime = entry.runtime_data
-    return {
-        **_entry(entry),
-        "systems": async_redact_data(_coordinator(runtime.systems), TO_REDACT),
-        "event_types": _coordinator(runtime.event_types),
-        "system_data": [
-            async_redact_data(_system(data), TO_REDACT) for data in runtime.system_data.values()
-        ],
-    }
+    return redact(
+        {
+            **_entry(entry),
+            "systems": _coordinator(runtime.systems),
+            "event_types": _coordinator(runtime.event_types),
+            "system_data": [_system(data) for data in runtime.system_data.values()],
+            "daylight": _daylight(hass, entry),
+        }
+    )
+
+
+def _daylight(hass: HomeAssistant, entry: EnphaseConfigEntry) -> list[dict[str, Any]]:
+    """Say where each system's daylight comes from (an unknown time zone falls back)."""
+    systems = entry.runtime_data.systems.data or {}
+    result = []
+    for system_id in entry.runtime_data.system_data:
+        profile = system_profile(hass, entry, system_id, systems.get(system_id))
+        result.append(
+            {
+                "system_id": system_id,
+                "timezone": profile.timezone,
+                # Set when Enphase's time zone is unknown here: Home Assistant's is used.
+                "unknown_timezone": profile.reported_timezone,
+                "timezone_from": (
+                    "home_assistant" if profile.reported_timezone is not None else "system"
+                ),
+                "daylight_from": "time_zone" if profile.daylight_is_guess else "location",
+            }
+        )
+    return result
 
 
 async def async_get_device_diagnostics(
@@ -198,4 +261,4 @@ async def async_get_device_diagnostics(
                 result["inventory"] = _raw(inventory[serial])
             if serial in micros:
                 result["inverter_summary"] = _raw(micros[serial])
-    return async_redact_data(result, TO_REDACT)
+    return redact(result)

@@ -156,8 +156,17 @@ class EnphaseSystemEntity[CoordinatorT: EnphaseSystemCoordinator[Any]](EnphaseEn
             coordinator,
             description,
             str(coordinator.system_id),
-            system_device_info(coordinator.system_id, current_system(coordinator)),
+            _system_device_info(coordinator),
         )
+
+
+def _system_device_info(coordinator: EnphaseSystemCoordinator[Any]) -> DeviceInfo:
+    """Return the system's device info; only a link to its device while Enphase misses it."""
+    system = current_system(coordinator)
+    if system is None and coordinator.system_id in coordinator.config_entry.runtime_data.missing:
+        # The placeholder name would replace the one the device already has.
+        return DeviceInfo(identifiers={system_identifier(coordinator.system_id)})
+    return system_device_info(coordinator.system_id, system)
 
 
 class EnphaseHardwareEntity(EnphaseEntity[EnphaseDevicesCoordinator]):
@@ -245,6 +254,10 @@ def async_add_entities_when_seen(
 
     @callback
     def _add_new() -> None:
+        system_id = getattr(coordinator, "system_id", None)
+        if system_id is not None and system_id not in entry.runtime_data.system_data:
+            # The system was dropped; a fetch still under way must not bring it back.
+            return
         new: list[Entity] = []
         for unique_id, build in factory():
             if unique_id in added:

@@ -28,7 +28,7 @@ from .api import (
     System,
     TokenProvider,
 )
-from .auth import EnphaseAuth
+from .auth import EnphaseAuth, async_restore_token
 from .const import (
     CONF_SYSTEMS,
 )
@@ -140,6 +140,8 @@ async def async_entry_token_provider(
         implementation = await config_entry_oauth2_flow.async_get_config_entry_implementation(
             hass, entry
         )
+        # A token saved after a rotation the entry missed (a crash) is the live one.
+        await async_restore_token(hass, entry)
         session = config_entry_oauth2_flow.OAuth2Session(hass, entry, implementation)
         get_access_token = EnphaseAuth(hass, session).async_get_access_token
 

@@ -1,13 +1,15 @@
-"""Repair issues about the request budget: a spent monthly quota, a plan too small."""
+"""Repair issues: quota spent, plan too small, energy reset, system missing, bad settings."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
 from .const import DOMAIN
+from .lifetime import LifetimeEvent
 from .messages import format_duration, format_time
 
 if TYPE_CHECKING:
@@ -16,6 +18,9 @@ if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
 
     from .budget import FreshnessVerdict
+    from .lifetime import LifetimeEnergy
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def quota_issue_id(entry_id: str) -> str:
@@ -82,3 +87,126 @@ def async_update_plan_issue(
         )
     else:
         ir.async_delete_issue(hass, DOMAIN, freshness_issue_id(entry.entry_id))
+
+
+def energy_reset_issue_id(entry_id: str, system_id: int) -> str:
+    """Return the repair issue id of a system whose lifetime energy counter went back."""
+    return f"lifetime_energy_reset_{entry_id}_{system_id}"
+
+
+@callback
+def report_lifetime_event(
+    hass: HomeAssistant,
+    entry: ConfigEntry[Any],
+    system_id: int,
+    entity_id: str,
+    energy: LifetimeEnergy,
+    shown: float | None,
+) -> None:
+    """Log what an odd lifetime energy read did; a confirmed reset also raises an issue."""
+    event, read = energy.event, energy.read
+    if event is LifetimeEvent.HELD:
+        _LOGGER.warning(
+            "%s: Enphase says %.0f Wh, more than the system can have produced since %.0f Wh;"
+            " not shown unless the next reads confirm it",
+            entity_id,
+            read,
+            shown,
+        )
+    elif event is LifetimeEvent.JUMP_CONFIRMED:
+        _LOGGER.warning("%s: the next reads confirm %.0f Wh; shown now", entity_id, read)
+    elif event is LifetimeEvent.FALL:
+        _LOGGER.info(
+            "%s: Enphase says %.0f Wh, below the %.0f Wh shown; waiting for the next reads",
+            entity_id,
+            read,
+            shown,
+        )
+    elif event is LifetimeEvent.RESET:
+        _LOGGER.warning(
+            "%s: Enphase's lifetime energy went back from %.0f Wh to %.0f Wh and stays there;"
+            " the total goes on from %.0f Wh with what Enphase counts from now on",
+            entity_id,
+            shown,
+            read,
+            shown,
+        )
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            energy_reset_issue_id(entry.entry_id, system_id),
+            is_fixable=False,
+            is_persistent=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="lifetime_energy_reset",
+            translation_placeholders={
+                "entity": entity_id,
+                "shown": f"{(shown or 0) / 1000:.1f}",
+                "read": f"{(read or 0) / 1000:.1f}",
+            },
+        )
+
+
+def system_missing_issue_id(entry_id: str, system_id: int) -> str:
+    """Return the repair issue id of a selected system missing from Enphase's answer."""
+    return f"system_missing_{entry_id}_{system_id}"
+
+
+@callback
+def async_update_system_missing_issue(
+    hass: HomeAssistant,
+    entry: ConfigEntry[Any],
+    system_id: int,
+    name: str,
+    missing_since: datetime | None,
+) -> None:
+    """Say a system is missing before it is removed; clear that when it is back or gone."""
+    issue_id = system_missing_issue_id(entry.entry_id, system_id)
+    if missing_since is None:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        is_persistent=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="system_missing",
+        translation_placeholders={
+            "entry": entry.title,
+            "system": name,
+            "since": format_time(missing_since),
+        },
+    )
+
+
+def settings_issue_id(entry_id: str) -> str:
+    """Return the repair issue id of an entry whose stored settings cannot be read."""
+    return f"settings_unreadable_{entry_id}"
+
+
+@callback
+def async_update_settings_issue(
+    hass: HomeAssistant, entry: ConfigEntry[Any], settings: list[str]
+) -> None:
+    """Say which stored settings could not be read (defaults stand in), or clear that."""
+    issue_id = settings_issue_id(entry.entry_id)
+    if not settings:
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
+        return
+    _LOGGER.warning(
+        "%s: stored settings that cannot be read: %s; using the defaults",
+        entry.title,
+        ", ".join(settings),
+    )
+    ir.async_create_issue(
+        hass,
+        DOMAIN,
+        issue_id,
+        is_fixable=False,
+        is_persistent=False,
+        severity=ir.IssueSeverity.WARNING,
+        translation_key="settings_unreadable",
+        translation_placeholders={"entry": entry.title, "settings": ", ".join(settings)},
+    )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import partial
+import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.config_entry_oauth2_flow import (
@@ -21,8 +23,8 @@ from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
 from .api import EnphaseClient, RequestRecord, System
-from .auth import EnphaseAuth
-from .budget import SystemProfile
+from .auth import EnphaseAuth, async_restore_token
+from .budget import SystemProfile, with_fallback_zone
 from .const import (
     CONF_API_KEY,
     CONF_RESERVE_MANUAL,
@@ -42,13 +44,22 @@ from .coordinator import (
 from .devices import (
     budget_device_identifier,
     register_system_devices,
+    registered_system_ids,
     remove_system_device,
+    system_device_name,
     system_identifier,
 )
 from .entry_budget import EntryBudget, planner_registry
 from .messages import format_time
-from .options import plan_limits, plan_reserve
+from .options import plan_limits, plan_reserve, selected_system_ids, unreadable_settings
+from .repairs import async_update_settings_issue, async_update_system_missing_issue
 from .scheduler import EnphaseScheduler
+
+_LOGGER = logging.getLogger(__name__)
+
+# A system missing from the systems read is removed when a read at least this much later
+# still misses it (or Enphase answers 404 for it): one empty answer removes nothing.
+MISSING_CONFIRM_AFTER = timedelta(hours=1)
 
 # Microinverter sensors: the inverters summary is fetched only while one of them is enabled.
 MICRO_SENSOR_KEYS = ("micro_power", "micro_lifetime_energy")
@@ -100,6 +111,8 @@ class EnphaseRuntimeData:
     systems: EnphaseSystemsCoordinator
     event_types: EnphaseEventTypesCoordinator
     system_data: dict[int, EnphaseSystemData] = field(default_factory=dict)
+    # Selected systems missing from Enphase's systems answer, since the first read without.
+    missing: dict[int, datetime] = field(default_factory=dict)
 
 
 type EnphaseConfigEntry = ConfigEntry[EnphaseRuntimeData]
@@ -156,7 +169,7 @@ def system_profile(
     battery = er.async_get(hass).async_get_entity_id(
         "sensor", DOMAIN, f"{system_id}_battery_capacity"
     )
-    return SystemProfile(
+    profile = SystemProfile(
         system_id,
         timezone=timezone,
         latitude=hass.config.latitude if here else None,
@@ -164,6 +177,10 @@ def system_profile(
         has_battery=battery is not None,
         cellular="cell" in connection,
         inverters=wants_inverters(hass, entry, system_id),
+    )
+    # An unknown or obsolete time zone: daylight at Home Assistant's home, not UTC's.
+    return with_fallback_zone(
+        profile, hass.config.time_zone, hass.config.latitude, hass.config.longitude
     )
 
 
@@ -190,6 +207,7 @@ async def _async_auth(hass: HomeAssistant, entry: EnphaseConfigEntry) -> Enphase
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN, translation_key="oauth2_implementation_unavailable"
         ) from err
+    await async_restore_token(hass, entry)
     auth = EnphaseAuth(hass, OAuth2Session(hass, entry, implementation))
     try:
         # A rejected refresh token raises ConfigEntryAuthFailed (reauth) from here as is.
@@ -207,10 +225,14 @@ async def async_setup_runtime(hass: HomeAssistant, entry: EnphaseConfigEntry) ->
     Raises ConfigEntryNotReady while the token, the plan's limits or Enphase stand in the
     way, ConfigEntryAuthFailed when the refresh token is refused.
     """
+    api_key = entry.data.get(CONF_API_KEY)
+    if not isinstance(api_key, str) or not api_key.strip():
+        # Lost from the entry (edited by hand): the reauth flow asks for it again.
+        raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="api_key_missing")
+    async_update_settings_issue(hass, entry, unreadable_settings(entry))
     auth = await _async_auth(hass, entry)
     stats = RequestStats()
     registry = planner_registry(hass)
-    api_key = entry.data[CONF_API_KEY]
     # Entries with the same API key share one planner: the quota is the application's.
     limits = plan_limits(entry)
     planner = await registry.async_acquire(
@@ -264,9 +286,15 @@ async def async_setup_runtime(hass: HomeAssistant, entry: EnphaseConfigEntry) ->
         # Rate limited before the first answer: nothing is known about the systems yet.
         raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="rate_limited")
 
-    for system_id in systems.data:
+    # A system known from an earlier run but missing from this answer is kept for now:
+    # one empty answer must not remove it and its devices (see _on_systems_update).
+    known = registered_system_ids(hass, entry)
+    missing = [i for i in selected_system_ids(entry) if i in known and i not in systems.data]
+    for system_id in [*systems.data, *missing]:
         runtime.system_data[system_id] = build_system_data(hass, entry, runtime, system_id)
     entry.runtime_data = runtime
+    for system_id in missing:
+        _mark_missing(hass, entry, system_id, now)
     update_planner_systems(hass, entry)
     await _async_start(hass, entry)
 
@@ -289,6 +317,10 @@ async def _async_start(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
         # Microinverter data only while one of its sensors is enabled (the planner
         # schedules it on the same condition); the first setup has none yet.
         scheduler.add(data.inverters, first_fetch=wants_inverters(hass, entry, system_id))
+        for coordinator in (data.summary, data.devices):
+            entry.async_on_unload(
+                coordinator.async_add_listener(partial(_on_system_fetched, hass, entry, system_id))
+            )
     await scheduler.async_run()
     register_system_devices(hass, entry, runtime.system_data, systems.data)
     entry.async_on_unload(systems.async_add_listener(lambda: _on_systems_update(hass, entry)))
@@ -315,19 +347,69 @@ def _on_systems_update(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
         hass.config_entries.async_schedule_reload(entry.entry_id)
         return
     registry = dr.async_get(hass)
-    for system_id, data in list(runtime.system_data.items()):
+    now = dt_util.utcnow()
+    for system_id in list(runtime.system_data):
         system = systems.data.get(system_id)
         if system is None:
-            for coordinator in data.coordinators:
-                entry.async_create_task(hass, coordinator.async_shutdown())
-            del runtime.system_data[system_id]
-            runtime.scheduler.remove_system(system_id)
-            remove_system_device(hass, entry, system_id)
+            since = runtime.missing.get(system_id)
+            if since is None:
+                _mark_missing(hass, entry, system_id, now)
+            elif now - since >= MISSING_CONFIRM_AFTER:
+                # Missing from two reads some time apart: gone from the account.
+                _drop_system(hass, entry, system_id)
             continue
+        if runtime.missing.pop(system_id, None) is not None:
+            _LOGGER.info("Enphase lists system %s again", system_id)
+            async_update_system_missing_issue(hass, entry, system_id, "", None)
         device = registry.async_get_device(identifiers={system_identifier(system_id)})
         if device is not None and system.name and device.name != system.name:
             registry.async_update_device(device.id, name=system.name)
     # Time zones and gateway links may have changed, or systems gone.
+    update_planner_systems(hass, entry)
+
+
+@callback
+def _mark_missing(
+    hass: HomeAssistant, entry: EnphaseConfigEntry, system_id: int, now: datetime
+) -> None:
+    """Note a system missing from Enphase's answer, and say so before removing it."""
+    entry.runtime_data.missing[system_id] = now
+    _LOGGER.warning(
+        "Enphase did not list system %s; it is removed if it is still missing at the next"
+        " systems read, or if Enphase says it does not exist",
+        system_id,
+    )
+    # The name is for the user's own repair list only, never for the log.
+    async_update_system_missing_issue(
+        hass, entry, system_id, system_device_name(hass, system_id), now
+    )
+
+
+@callback
+def _on_system_fetched(hass: HomeAssistant, entry: EnphaseConfigEntry, system_id: int) -> None:
+    """Drop a missing system at once when Enphase answers 404 for it."""
+    runtime = entry.runtime_data
+    data = runtime.system_data.get(system_id)
+    if data is None or system_id not in runtime.missing:
+        return
+    if data.summary.not_found or data.devices.not_found:
+        _drop_system(hass, entry, system_id)
+
+
+@callback
+def _drop_system(hass: HomeAssistant, entry: EnphaseConfigEntry, system_id: int) -> None:
+    """Stop polling a system that is gone and remove it and its devices."""
+    runtime = entry.runtime_data
+    data = runtime.system_data.pop(system_id, None)
+    if data is None:
+        return
+    _LOGGER.warning("Enphase system %s is gone; removing it and its devices", system_id)
+    for coordinator in data.coordinators:
+        entry.async_create_task(hass, coordinator.async_shutdown())
+    runtime.scheduler.remove_system(system_id)
+    remove_system_device(hass, entry, system_id)
+    runtime.missing.pop(system_id, None)
+    async_update_system_missing_issue(hass, entry, system_id, "", None)
     update_planner_systems(hass, entry)
 
 

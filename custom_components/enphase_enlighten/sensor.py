@@ -34,6 +34,8 @@ from .entity import (
     budget_device_info,
     hardware_serials,
 )
+from .lifetime import LifetimeEnergy
+from .repairs import report_lifetime_event
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -397,6 +399,8 @@ class LifetimeEnergyExtraData(SensorExtraStoredData):
     summary_date: str | None
     base_lifetime: int | None
     lifetime_stale: bool
+    value_at: str | None = None
+    offset: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """Return the data to store."""
@@ -405,56 +409,9 @@ class LifetimeEnergyExtraData(SensorExtraStoredData):
             "summary_date": self.summary_date,
             "base_lifetime": self.base_lifetime,
             "lifetime_stale": self.lifetime_stale,
+            "value_at": self.value_at,
+            "offset": self.offset,
         }
-
-
-class LifetimeEnergy:
-    """Total energy produced, from energy_lifetime + energy_today, that never steps back.
-
-    energy_lifetime counts up to the end of the day before summary_date and energy_today
-    counts summary_date. Around the system's local midnight Enphase does not move the two
-    together, in either order:
-    - energy_today restarts for the new date before energy_lifetime has taken in the day
-      that ended: the plain sum drops. Seen as a new summary_date whose sum is below the
-      highest total so far; the total holds until energy_lifetime catches up.
-    - energy_lifetime takes in the day while summary_date and energy_today still show it:
-      the plain sum counts the day twice. Seen as energy_lifetime growing within one
-      summary_date (when it was not catching up), so only the part of energy_today beyond
-      what energy_lifetime already took in is added.
-    """
-
-    def __init__(
-        self,
-        value: float | None = None,
-        summary_date: date | None = None,
-        base_lifetime: int | None = None,
-        lifetime_stale: bool = False,
-    ) -> None:
-        """Start from a restored state, or from nothing."""
-        self.value = value
-        self.summary_date = summary_date
-        self.base_lifetime = base_lifetime
-        self.lifetime_stale = lifetime_stale
-
-    def update(self, summary: Summary) -> float | None:
-        """Take in a summary and return the total (Wh)."""
-        lifetime = summary.energy_lifetime
-        if lifetime is None:
-            return self.value
-        today = summary.energy_today or 0
-        if summary.summary_date != self.summary_date or self.base_lifetime is None:
-            self.summary_date = summary.summary_date
-            self.base_lifetime = lifetime
-            self.lifetime_stale = self.value is not None and lifetime + today < self.value
-        elif lifetime > self.base_lifetime and self.lifetime_stale:
-            # energy_lifetime caught up with the day before; it now matches summary_date.
-            self.base_lifetime = lifetime
-            self.lifetime_stale = False
-        already_counted = max(lifetime - self.base_lifetime, 0)
-        candidate = float(lifetime + max(today - already_counted, 0))
-        if self.value is None or candidate > self.value:
-            self.value = candidate
-        return self.value
 
 
 class EnphaseLifetimeEnergySensor(EnphaseSystemEntity[EnphaseSummaryCoordinator], RestoreSensor):
@@ -475,11 +432,18 @@ class EnphaseLifetimeEnergySensor(EnphaseSystemEntity[EnphaseSummaryCoordinator]
             value = stored.get("native_value")
             stored_date = stored.get("summary_date")
             base = stored.get("base_lifetime")
+            offset = stored.get("offset")
+            # Saved before the time was kept: the state's own last change is as good.
+            value_at = dt_util.parse_datetime(str(stored.get("value_at") or ""))
+            if value_at is None and (state := await self.async_get_last_state()) is not None:
+                value_at = state.last_updated
             self._energy = LifetimeEnergy(
                 float(value) if isinstance(value, (int, float)) else None,
-                date.fromisoformat(stored_date) if isinstance(stored_date, str) else None,
+                _date(stored_date),
                 base if isinstance(base, int) else None,
                 bool(stored.get("lifetime_stale")),
+                value_at=value_at if value_at is not None and value_at.tzinfo else None,
+                offset=float(offset) if isinstance(offset, (int, float)) else 0.0,
             )
         self._update_from_data()
 
@@ -489,9 +453,30 @@ class EnphaseLifetimeEnergySensor(EnphaseSystemEntity[EnphaseSummaryCoordinator]
         super()._handle_coordinator_update()
 
     def _update_from_data(self) -> None:
-        if self.coordinator.data is not None:
-            self._energy.update(self.coordinator.data)
+        summary = self.coordinator.data
+        if summary is not None:
+            energy = self._energy
+            before = energy.value
+            energy.update(summary, dt_util.utcnow(), self._size_w(summary))
+            if energy.event is not None:
+                coordinator = self.coordinator
+                report_lifetime_event(
+                    self.hass,
+                    coordinator.config_entry,
+                    coordinator.system_id,
+                    self.entity_id,
+                    energy,
+                    before,
+                )
         self._attr_native_value = self._energy.value
+
+    def _size_w(self, summary: Summary) -> int | None:
+        """Return the system's size: the summary's, else the systems data's."""
+        if summary.size_w:
+            return summary.size_w
+        systems = self.coordinator.config_entry.runtime_data.systems.data or {}
+        system = systems.get(self.coordinator.system_id)
+        return system.system_size if system is not None else None
 
     @property
     def extra_restore_state_data(self) -> LifetimeEnergyExtraData:
@@ -502,7 +487,16 @@ class EnphaseLifetimeEnergySensor(EnphaseSystemEntity[EnphaseSummaryCoordinator]
             self._energy.summary_date.isoformat() if self._energy.summary_date else None,
             self._energy.base_lifetime,
             self._energy.lifetime_stale,
+            self._energy.value_at.isoformat() if self._energy.value_at else None,
+            self._energy.offset,
         )
+
+
+def _date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 class EnphaseDeviceSensor(EnphaseHardwareEntity, SensorEntity):

@@ -15,7 +15,9 @@ from custom_components.enphase_enlighten.api import (
     EnphaseClient,
     EnphaseConnectionError,
     EnphaseNotFoundError,
+    EnphaseRateLimitError,
     EnphaseResponseError,
+    EnphaseServerError,
     RequestRecord,
     base_url_from_env,
 )
@@ -343,3 +345,100 @@ async def test_json_of_wrong_shape(
         await calls[endpoint]()
 
     assert [(r.endpoint, r.status) for r in records] == [(endpoint, 200)]
+
+
+# Nested deeper than Python's recursion limit: json.loads raises RecursionError.
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+
+
+async def test_deeply_nested_json(
+    client: EnphaseClient, fake: FakeEnphase, records: list[RequestRecord]
+) -> None:
+    """Too deep to decode is a malformed response, not a RecursionError."""
+    fake.reply("GET", "/systems/1/summary", text=DEEP_JSON, content_type="application/json")
+
+    with pytest.raises(EnphaseResponseError, match="not JSON"):
+        await client.summary(1)
+
+    assert [(r.endpoint, r.status) for r in records] == [("summary", 200)]
+
+
+async def test_deeply_nested_error_body(client: EnphaseClient, fake: FakeEnphase) -> None:
+    """An error body too deep to decode still gives the status's own error."""
+    fake.reply(
+        "GET", "/systems/1/summary", text=DEEP_JSON, status=500, content_type="application/json"
+    )
+
+    with pytest.raises(EnphaseServerError):
+        await client.summary(1)
+
+
+# A time with an offset that is out of range once converted to UTC (astimezone overflows).
+OUT_OF_RANGE_TIMES = ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"]
+ODD_TIMES = [
+    ("summary", "/systems/1/summary", lambda t: {"system_id": 1, "last_report_at": t}),
+    ("system", "/systems/1", lambda t: {"system_id": 1, "last_report_at": t}),
+    (
+        "devices",
+        "/systems/1/devices",
+        lambda t: {"system_id": 1, "devices": {"micros": [{"id": 1, "last_report_at": t}]}},
+    ),
+    (
+        "alarms",
+        "/systems/1/alarms",
+        lambda t: {"alarms": [{"id": 5, "alarm_start_time": t}]},
+    ),
+    (
+        "systems",
+        "/systems",
+        lambda t: {"systems": [{"system_id": 1, "operational_at": t}]},
+    ),
+]
+
+
+@pytest.mark.parametrize("moment", OUT_OF_RANGE_TIMES)
+@pytest.mark.parametrize(
+    ("endpoint", "path", "build"), ODD_TIMES, ids=[case[0] for case in ODD_TIMES]
+)
+async def test_time_out_of_range(
+    client: EnphaseClient,
+    fake: FakeEnphase,
+    records: list[RequestRecord],
+    endpoint: str,
+    path: str,
+    build: Callable[[str], object],
+    moment: str,
+) -> None:
+    """A time past the ends of the calendar is a malformed response, not an OverflowError."""
+    fake.reply("GET", path, data=build(moment))
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "systems": lambda: client.systems(),
+        "system": lambda: client.system(1),
+        "summary": lambda: client.summary(1),
+        "devices": lambda: client.devices(1),
+        "alarms": lambda: client.alarms(1, NOW.replace(hour=0)),
+    }
+
+    with pytest.raises(EnphaseResponseError, match=endpoint):
+        await calls[endpoint]()
+
+    assert [(r.endpoint, r.status) for r in records] == [(endpoint, 200)]
+
+
+@pytest.mark.parametrize("moment", OUT_OF_RANGE_TIMES)
+async def test_429_with_time_out_of_range(
+    client: EnphaseClient, fake: FakeEnphase, moment: str
+) -> None:
+    """A 429 whose period end cannot be read is still a 429, without that end."""
+    fake.reply(
+        "GET",
+        "/systems/1/summary",
+        status=429,
+        data={"message": "Too Many Requests", "period": "minute", "period_end": moment},
+    )
+
+    with pytest.raises(EnphaseRateLimitError) as caught:
+        await client.summary(1)
+
+    assert caught.value.period == "minute"
+    assert caught.value.period_end is None

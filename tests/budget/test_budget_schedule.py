@@ -14,7 +14,9 @@ from custom_components.enphase_enlighten.budget import (
     SystemProfile,
     Task,
     TaskKind,
+    known_timezone,
     timezone_daylight,
+    with_fallback_zone,
 )
 
 
@@ -332,3 +334,16 @@ def test_one_task_at_a_time_for_coordinators_per_kind(watt: PlanLimits) -> None:
     assert not planner.may_run(Task(TaskKind.SUMMARY, "other", 1), NOON)
     count(planner, later, 10)  # the minute is full
     assert not planner.may_run(summary, later)
+
+
+def test_unknown_timezone_falls_back() -> None:
+    """An unknown zone takes the fallback's zone and place; a known one is kept as is."""
+    known = SystemProfile(1, timezone=LA)
+    assert with_fallback_zone(known, "Europe/Paris", 48.9, 2.3) is known
+    for unknown in ("US/Pacific-New", "Not/AZone", "", None):
+        profile = with_fallback_zone(SystemProfile(1, timezone=unknown), "Europe/Paris", 48.9, 2.3)
+        assert str(profile.zone()) == "Europe/Paris"
+        assert profile.daylight_provider() == SolarDaylight(48.9, 2.3)
+        assert profile.reported_timezone == (unknown or "")
+    assert not known_timezone("US/Pacific-New")
+    assert known_timezone(LA)

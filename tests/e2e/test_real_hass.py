@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
+import json
 import os
 from pathlib import Path
 import re
@@ -53,6 +55,7 @@ class RealHass:
     hass_log: Path
     sim_log: Path
     restart_simulator: Callable[[], None]
+    start_hass_again: Callable[[], None]
 
 
 def _free_port() -> int:
@@ -106,6 +109,19 @@ def real_hass(
                     start_simulator(sim_port, scenario=SCENARIO, auto_approve=True, stdout=sim_out),
                 )
 
+            def start_hass_again() -> None:
+                """Start hass again on the same config dir and port (the old one is dead)."""
+                processes.replace(
+                    "hass",
+                    start_hass(
+                        config_dir,
+                        port=ha_port,
+                        api_url=api_url,
+                        host="127.0.0.1",
+                        stdout=hass_out,
+                    ),
+                )
+
             yield RealHass(
                 f"http://127.0.0.1:{ha_port}",
                 api_url,
@@ -114,6 +130,7 @@ def real_hass(
                 hass_log,
                 sim_log,
                 restart_simulator,
+                start_hass_again,
             )
         finally:
             processes.stop()
@@ -293,6 +310,120 @@ async def test_real_hass_reauth(real_hass: RealHass) -> None:
         enabled = {entity["entity_id"] for entity in registry if entity["disabled_by"] is None}
         states = await _wait_for_states(client, enabled, within=30)
         assert not [e for e in enabled if states.get(e, {}).get("state") == "unavailable"]
+
+
+def _entry_refresh_token(config_dir: Path, entry_id: str) -> str:
+    """Return the refresh token Home Assistant has written to disk for the entry."""
+    data = json.loads((config_dir / ".storage" / "core.config_entries").read_text())
+    (entry,) = [e for e in data["data"]["entries"] if e["entry_id"] == entry_id]
+    return str(entry["data"]["token"]["refresh_token"])
+
+
+def _saved_refresh_token(config_dir: Path, entry_id: str) -> str | None:
+    """Return the refresh token the integration saved after the last rotation, if any."""
+    path = config_dir / ".storage" / f"{DOMAIN}.token.{entry_id}"
+    if not path.exists():
+        return None
+    return str(json.loads(path.read_text())["data"]["token"]["refresh_token"])
+
+
+async def _sim_call(session: aiohttp.ClientSession, method: str, url: str) -> None:
+    async with session.request(method, url, json={} if method == "POST" else None) as resp:
+        assert resp.status < 300, await resp.text()
+
+
+async def _sim_requests(session: aiohttp.ClientSession, api_url: str) -> list[dict[str, Any]]:
+    async with session.get(f"{api_url}/_sim/requests") as resp:
+        requests: list[dict[str, Any]] = await resp.json()
+    return requests
+
+
+@pytest.mark.timeout(420)
+async def test_real_hass_killed_right_after_a_token_rotation(real_hass: RealHass) -> None:
+    """kill -9 a fraction of a second after Enphase rotated the refresh token: the restarted
+    Home Assistant still signs in with the newest one, without asking the user."""
+    entry_id = await bootstrap(
+        real_hass.base_url,
+        add=True,
+        processes=real_hass.processes,
+        api_url=real_hass.api_url,
+        plan=PLAN,
+    )
+    assert entry_id is not None
+    async with aiohttp.ClientSession() as session:
+        client = HomeAssistantClient(session, real_hass.base_url)
+        await client.login("demo", "demo-password")
+        assert (await _wait_for_entry_state(client, "loaded", within=60))["state"] == "loaded"
+        # Home Assistant writes what changed a little later (entries after a second, the
+        # application credentials after ten): wait until both are on disk, so what is
+        # there is the token the rotation below retires, and the restart finds the rest.
+        storage = real_hass.config_dir / ".storage"
+        deadline = time.monotonic() + 60
+        while not (storage / "application_credentials").exists() or entry_id not in (
+            (storage / "core.config_entries").read_text()
+        ):
+            assert time.monotonic() < deadline, "Home Assistant wrote nothing"
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(2)
+        before = _entry_refresh_token(real_hass.config_dir, entry_id)
+        registry = await client.integration_entities()
+        entity_id = next(e["entity_id"] for e in registry if e["disabled_by"] is None)
+
+        # Enphase expires the access token; the next fetch gets a 401 and refreshes.
+        await _sim_call(session, "DELETE", f"{real_hass.api_url}/_sim/requests")
+        await _sim_call(session, "POST", f"{real_hass.api_url}/_sim/tokens/expire")
+        update = asyncio.create_task(
+            client.request(
+                "POST",
+                "/api/services/homeassistant/update_entity",
+                json={"entity_id": [entity_id]},
+            )
+        )
+        deadline = time.monotonic() + 30
+        while not any(
+            r["endpoint"] == "token" and r["status"] == 200
+            for r in await _sim_requests(session, real_hass.api_url)
+        ):
+            assert time.monotonic() < deadline, "no token refresh"
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        hass = real_hass.processes.get("hass")
+        os.killpg(hass.pid, signal.SIGKILL)
+        hass.wait(30)
+        update.cancel()
+        with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
+            await update
+
+        # The crash came before Home Assistant wrote the entry: only the retired token
+        # is in it. (If the integration saved the new one, it is another.)
+        assert _entry_refresh_token(real_hass.config_dir, entry_id) == before
+        assert _saved_refresh_token(real_hass.config_dir, entry_id) != before
+
+        # Restarted, the entry must refresh again (no access token is accepted) with the
+        # refresh token Enphase still honours.
+        await _sim_call(session, "POST", f"{real_hass.api_url}/_sim/tokens/expire")
+        await _sim_call(session, "DELETE", f"{real_hass.api_url}/_sim/requests")
+        real_hass.start_hass_again()
+        await wait_for_http(
+            session,
+            f"{real_hass.base_url}/manifest.json",
+            within=120,
+            processes=real_hass.processes,
+        )
+        client = HomeAssistantClient(session, real_hass.base_url)
+        await client.login("demo", "demo-password")
+        entry = await _wait_for_entry_state(client, "loaded", within=90)
+        assert entry["state"] == "loaded", (entry["state"], entry.get("reason"))
+        async with client.websocket() as ws:
+            flows = await ws.call("config_entries/flow/progress")
+        assert not [f for f in flows if f["context"].get("source") == "reauth"]
+        tokens = [
+            r["status"]
+            for r in await _sim_requests(session, real_hass.api_url)
+            if r["endpoint"] == "token"
+        ]
+        assert tokens
+        assert set(tokens) == {200}, tokens
 
 
 async def _wait_for_entry_state(

@@ -260,6 +260,12 @@ async def test_first_install_read_late_fires_nothing_old(
     "saved",
     [
         {"fetched_at": "not a time", "open": []},
+        # Hand-edited, no time zone: comparing it with aware times crashed the set-up.
+        {"fetched_at": "2026-06-21T18:00:00", "open": []},
+        {
+            "fetched_at": "2026-06-21T18:00:00+00:00",
+            "open": [{"id": 1, "alarm_start_time": "9999-12-31T23:59:59-05:00"}],
+        },
         {"fetched_at": "2026-06-21T18:00:00+00:00", "open": "not a list"},
         "not a mapping",
     ],

@@ -700,6 +700,8 @@ async def test_reconfigure(
         CONF_REQUESTS_PER_MINUTE: 50,
         CONF_REQUESTS_PER_MONTH: 50_000,
     }
+    # The reload is scheduled, not awaited by the flow.
+    await hass.async_block_till_done()
     assert len(mock_setup_entry.mock_calls) == 1
 
 
@@ -1170,3 +1172,99 @@ async def test_flow_requests_counted(
     assert hass_storage[storage_key(API_KEY)]["data"]["used"] == len(calls) + 1
     hass.config_entries.options.async_abort(result["flow_id"])
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+# --- an entry that lost its API key (edited by hand) ---------------------------------
+
+
+def _without_api_key(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    data = dict(entry.data)
+    del data[CONF_API_KEY]
+    hass.config_entries.async_update_entry(entry, data=data)
+
+
+async def test_reauth_asks_for_a_missing_api_key(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+    mock_setup_entry: AsyncMock,
+) -> None:
+    """Signing in again to an entry without its key asks for the key and stores it."""
+    config_entry.add_to_hass(hass)
+    _without_api_key(hass, config_entry)
+    result = await config_entry.start_reauth_flow(hass)
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {})
+    result = await _sign_in(hass, hass_client_no_auth, result, sim_url)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "api_key"
+    assert result["errors"] == {}
+
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert config_entry.data[CONF_API_KEY] == API_KEY
+
+
+async def test_reconfigure_without_api_key(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+    mock_setup_entry: AsyncMock,
+) -> None:
+    """Reconfiguring an entry without its key shows the key form, empty, and stores the key."""
+    config_entry.add_to_hass(hass)
+    _without_api_key(hass, config_entry)
+    result = await config_entry.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "api_key"
+    assert not _suggested(result, CONF_API_KEY)
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["step_id"] == "plan"
+    result = await _configure(result, hass, plan="watt")
+    assert result["reason"] == "reconfigure_successful"
+    assert config_entry.data[CONF_API_KEY] == API_KEY
+
+
+async def test_options_without_api_key(
+    hass: HomeAssistant, sim: Simulator, sim_url: str, config_entry: MockConfigEntry
+) -> None:
+    """The options of an entry without its key point to signing in again."""
+    config_entry.add_to_hass(hass)
+    _without_api_key(hass, config_entry)
+    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_required"
+    assert sim.request_log == []
+
+
+async def test_reconfigure_uses_the_token_saved_after_a_rotation(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    config_entry: MockConfigEntry,
+    mock_setup_entry: AsyncMock,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The entry holds a retired refresh token (a crash before it was written): the flow
+    signs in with the newest one the integration saved."""
+    retired = dict(config_entry.data["token"])
+    newest = sim.issue_tokens()
+    sim.revoke_refresh_token(retired["refresh_token"])
+    sim.expire_access_tokens()
+    key = f"{DOMAIN}.token.{config_entry.entry_id}"
+    hass_storage[key] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": key,
+        "data": {"token": {**newest, "expires_at": 0.5}},
+    }
+    config_entry.add_to_hass(hass)
+    _expire_token(hass, config_entry)
+    result = await config_entry.start_reconfigure_flow(hass)
+    assert result["step_id"] == "api_key"
+    result = await _configure(result, hass, api_key=API_KEY)
+    assert result["step_id"] == "plan"
+    assert config_entry.data["token"]["refresh_token"] in sim.refresh_tokens

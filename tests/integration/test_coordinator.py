@@ -393,3 +393,53 @@ async def test_systems_rate_limited_at_startup(
     sim.fail_next(1, 429, endpoint="search")
     await setup_entry(hass, config_entry)
     assert config_entry.state is ConfigEntryState.SETUP_RETRY
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"system_id": SYSTEM_ID, "last_report_at": "9999-12-31T23:59:59-05:00"},
+        "[" * 100_000 + "]" * 100_000,
+    ],
+    ids=["time_out_of_range", "deeply_nested"],
+)
+async def test_odd_summary_backs_off(
+    hass: HomeAssistant,
+    sim: Simulator,
+    loaded: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    body: object,
+) -> None:
+    """An answer no model expected is one failed request, then a wait, not a retry storm."""
+    sim.fail_next(1_000, 200, body=body, endpoint="summary")
+    await advance(hass, freezer, summary_interval(loaded))
+    failed = count(sim, "summary")
+    assert sim.request_log[-1]["endpoint"] == "summary"
+    assert hass.states.get(POWER).state == STATE_UNAVAILABLE
+    # Ten minutes of timer ticks: the failure waits at least two minutes, and longer after.
+    for _ in range(120):
+        await advance(hass, freezer, timedelta(seconds=5))
+    assert count(sim, "summary") - failed <= 3
+    assert not [e for e in sim.request_log if e["status"] == 429]
+    sim.faults.clear()
+    await advance(hass, freezer, summary_interval(loaded))
+    assert hass.states.get(POWER).state != STATE_UNAVAILABLE
+
+
+async def test_token_endpoint_answers_garbage(
+    hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """A 200 from the token endpoint that is not JSON (no Enphase error type at all): the
+    fetches wait like after any failure, instead of asking again every few seconds."""
+    hass.config_entries.async_update_entry(
+        loaded, data={**loaded.data, "token": {**loaded.data["token"], "expires_at": 0}}
+    )
+    sim.fail_next(1_000, 200, endpoint="token", malformed=True)
+    await advance(hass, freezer, summary_interval(loaded))
+    assert count(sim, "token") >= 1
+    for _ in range(120):
+        await advance(hass, freezer, timedelta(seconds=5))
+    assert count(sim, "token") <= 10
+    sim.faults.clear()
+    await advance(hass, freezer, summary_interval(loaded))
+    assert hass.states.get(POWER).state != STATE_UNAVAILABLE

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -128,6 +133,11 @@ async def test_system_renamed_and_removed(
     sim.remove_system(SYSTEM_ID)
     await loaded.runtime_data.systems.async_refresh()
     await hass.async_block_till_done()
+    # One answer without it removes nothing; the next read, some time later, does.
+    assert device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))}) is not None
+    freezer.tick(timedelta(hours=2))
+    await loaded.runtime_data.systems.async_refresh()
+    await hass.async_block_till_done()
     assert device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))}) is None
     assert device_registry.async_get_device(identifiers={(DOMAIN, "202323054201")}) is None
     assert loaded.runtime_data.system_data == {}
@@ -135,6 +145,95 @@ async def test_system_renamed_and_removed(
     devices = dr.async_entries_for_config_entry(device_registry, loaded.entry_id)
     assert [device.entry_type for device in devices] == [dr.DeviceEntryType.SERVICE]
     assert loaded.runtime_data.budget.planner.stats(dt_util.utcnow()).next_summary_at is None
+
+
+EMPTY_SEARCH = {"total": 0, "current_page": 1, "size": 1000, "count": 0, "systems": []}
+
+
+def _entry_devices(device_registry: dr.DeviceRegistry, entry: MockConfigEntry) -> set[str]:
+    return {
+        device.id for device in dr.async_entries_for_config_entry(device_registry, entry.entry_id)
+    }
+
+
+def _missing_issue(
+    issue_registry: ir.IssueRegistry, entry: MockConfigEntry
+) -> ir.IssueEntry | None:
+    return issue_registry.async_get_issue(DOMAIN, f"system_missing_{entry.entry_id}_{SYSTEM_ID}")
+
+
+async def test_one_empty_systems_answer_removes_nothing(
+    hass: HomeAssistant,
+    sim: Simulator,
+    loaded: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+    issue_registry: ir.IssueRegistry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """An empty systems list once: a repair says the system is missing, nothing is removed."""
+    devices = _entry_devices(device_registry, loaded)
+    assert len(devices) > 10
+    sim.fail_next(1, 200, body=EMPTY_SEARCH, endpoint="search")
+    await loaded.runtime_data.systems.async_refresh()
+    await hass.async_block_till_done()
+    assert _entry_devices(device_registry, loaded) == devices
+    assert list(loaded.runtime_data.system_data) == [SYSTEM_ID]
+    issue = _missing_issue(issue_registry, loaded)
+    assert issue is not None
+    assert issue.translation_key == "system_missing"
+    assert issue.translation_placeholders["system"] == "Sunny Cottage"
+    assert hass.states.get("sensor.sunny_cottage_current_power").state != STATE_UNAVAILABLE
+    # The next read lists it again: the issue goes, everything stays.
+    freezer.tick(timedelta(hours=2))
+    await loaded.runtime_data.systems.async_refresh()
+    await hass.async_block_till_done()
+    assert _missing_issue(issue_registry, loaded) is None
+    assert _entry_devices(device_registry, loaded) == devices
+    # Missing again later counts from scratch: one answer still removes nothing.
+    sim.fail_next(1, 200, body=EMPTY_SEARCH, endpoint="search")
+    freezer.tick(timedelta(hours=2))
+    await loaded.runtime_data.systems.async_refresh()
+    await hass.async_block_till_done()
+    assert _entry_devices(device_registry, loaded) == devices
+
+
+async def test_missing_system_removed_when_enphase_says_404(
+    hass: HomeAssistant,
+    sim: Simulator,
+    loaded: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Missing from the systems list and 404 for its summary: removed without waiting."""
+    sim.remove_system(SYSTEM_ID)
+    await loaded.runtime_data.systems.async_refresh()
+    await hass.async_block_till_done()
+    assert _missing_issue(issue_registry, loaded) is not None
+    await loaded.runtime_data.system_data[SYSTEM_ID].summary.async_refresh()
+    await hass.async_block_till_done()
+    assert device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))}) is None
+    assert loaded.runtime_data.system_data == {}
+    assert _missing_issue(issue_registry, loaded) is None
+
+
+async def test_empty_systems_answer_at_restart_keeps_devices(
+    hass: HomeAssistant,
+    sim: Simulator,
+    loaded: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """A restart whose systems read comes back empty keeps the known system and devices."""
+    devices = _entry_devices(device_registry, loaded)
+    sim.fail_next(1, 200, body=EMPTY_SEARCH, endpoint="search")
+    assert await hass.config_entries.async_reload(loaded.entry_id)
+    await hass.async_block_till_done()
+    assert _entry_devices(device_registry, loaded) == devices
+    assert list(loaded.runtime_data.system_data) == [SYSTEM_ID]
+    assert _missing_issue(issue_registry, loaded) is not None
+    system = device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))})
+    assert system is not None
+    assert system.name == "Sunny Cottage"
 
 
 async def test_selected_system_gone_at_startup(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant, State
+from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -14,7 +15,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.enphase_enlighten.api import Summary
-from custom_components.enphase_enlighten.sensor import LifetimeEnergy
+from custom_components.enphase_enlighten.lifetime import LifetimeEnergy, LifetimeEvent
 
 from .conftest import setup_entry
 
@@ -156,3 +157,136 @@ def test_lifetime_placeholders_and_gaps() -> None:
     assert energy.update(_summary("2026-06-21", None, 5)) is None
     assert energy.update(_summary("2026-06-21", 1000, None)) == 1000
     assert energy.update(_summary("2026-06-21", None, 5)) == 1000
+
+
+async def _refresh(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Fetch the summary now (a minute apart: before the scheduler's own next fetch)."""
+    await entry.runtime_data.system_data[SYSTEM_ID].summary.async_refresh()
+    await hass.async_block_till_done()
+
+
+def _glitched(entry: MockConfigEntry, **changes: int) -> dict[str, object]:
+    """The last summary Enphase sent, with some fields changed."""
+    summary = entry.runtime_data.system_data[SYSTEM_ID].summary.data
+    assert summary is not None
+    return {**summary.raw, **changes}
+
+
+async def test_one_glitched_lifetime_is_not_kept(
+    hass: HomeAssistant,
+    sim: Simulator,
+    loaded: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """energy_lifetime x1000 in one answer: held back, logged, gone at the next read."""
+    before = _wh(hass)
+    summary = loaded.runtime_data.system_data[SYSTEM_ID].summary.data
+    assert summary is not None
+    assert summary.energy_lifetime
+    sim.fail_next(1, 200, body=_glitched(loaded, energy_lifetime=summary.energy_lifetime * 1000))
+    freezer.tick(timedelta(minutes=1))
+    await _refresh(hass, loaded)
+    assert _wh(hass) == pytest.approx(before)
+    assert "more than the system can have produced" in caplog.text
+    freezer.tick(timedelta(minutes=1))
+    await _refresh(hass, loaded)
+    assert before <= _wh(hass) < before + 10_000
+    # A restart does not bring the glitch back.
+    assert await hass.config_entries.async_reload(loaded.entry_id)
+    await hass.async_block_till_done()
+    assert before <= _wh(hass) < before + 10_000
+
+
+async def test_confirmed_jump_is_shown(
+    hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
+) -> None:
+    """The same jump in three reads in a row is Enphase's real total: shown."""
+    summary = loaded.runtime_data.system_data[SYSTEM_ID].summary.data
+    assert summary is not None
+    assert summary.energy_lifetime
+    jumped = summary.energy_lifetime + 50_000_000
+    sim.fail_next(3, 200, body=_glitched(loaded, energy_lifetime=jumped))
+    for _ in range(2):
+        freezer.tick(timedelta(minutes=1))
+        await _refresh(hass, loaded)
+        assert _wh(hass) < jumped
+    freezer.tick(timedelta(minutes=1))
+    await _refresh(hass, loaded)
+    # (energy_lifetime grew within one summary date: today's energy counts as in it.)
+    assert _wh(hass) == pytest.approx(jumped)
+
+
+async def test_confirmed_reset_is_reported(
+    hass: HomeAssistant,
+    sim: Simulator,
+    loaded: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Enphase's counter back at a low value for good: a repair says so, the total goes on."""
+    before = _wh(hass)
+    sim.fail_next(1, 200, body=_glitched(loaded, energy_lifetime=1_000, energy_today=0))
+    freezer.tick(timedelta(minutes=1))
+    await _refresh(hass, loaded)
+    # One low read may be a glitch: nothing reported yet.
+    assert _wh(hass) == pytest.approx(before)
+    assert not issue_registry.issues
+    sim.fail_next(2, 200, body=_glitched(loaded, energy_lifetime=1_000, energy_today=500))
+    for _ in range(2):
+        freezer.tick(timedelta(minutes=1))
+        await _refresh(hass, loaded)
+    assert _wh(hass) == pytest.approx(before)
+    (issue,) = issue_registry.issues.values()
+    assert issue.translation_key == "lifetime_energy_reset"
+    assert issue.translation_placeholders["entity"] == LIFETIME
+    # What Enphase counts from now on is added to the total shown.
+    sim.fail_next(1, 200, body=_glitched(loaded, energy_lifetime=1_000, energy_today=2_500))
+    freezer.tick(timedelta(minutes=1))
+    await _refresh(hass, loaded)
+    assert _wh(hass) == pytest.approx(before + 2_000)
+
+
+def _read(energy: LifetimeEnergy, minutes: int, lifetime: int, today: int = 0) -> float | None:
+    at = datetime(2026, 6, 21, 12, tzinfo=UTC) + timedelta(minutes=minutes)
+    return energy.update(_summary("2026-06-21", lifetime, today), at, 5_000)
+
+
+def test_implausible_rise_held_until_confirmed() -> None:
+    """A 5 kW system cannot add 1 MWh in 15 minutes: held; a normal read clears it."""
+    energy = LifetimeEnergy()
+    assert _read(energy, 0, 1_000_000) == 1_000_000
+    assert _read(energy, 15, 1_000_000_000) == 1_000_000
+    assert energy.event is LifetimeEvent.HELD
+    assert _read(energy, 30, 1_000_000, 1_000) == 1_001_000
+    assert energy.event is None
+    # A rise the system can make (5 kW for two hours) is shown at once.
+    assert _read(energy, 150, 1_000_000, 11_000) == 1_011_000
+    # The same jump three times in a row is believed.
+    for minutes in (165, 180):
+        assert _read(energy, minutes, 2_000_000) == 1_011_000
+    assert _read(energy, 195, 2_000_000) == 2_000_000
+    assert energy.event is LifetimeEvent.JUMP_CONFIRMED
+
+
+def test_rise_without_size_or_time_is_shown() -> None:
+    """Without the system's size nothing can be judged: as before, the highest read wins."""
+    energy = LifetimeEnergy()
+    at = datetime(2026, 6, 21, 12, tzinfo=UTC)
+    assert energy.update(_summary("2026-06-21", 1_000, 0), at, None) == 1_000
+    assert energy.update(_summary("2026-06-21", 1_000_000, 0), at, None) == 1_000_000
+
+
+def test_fall_confirmed_is_a_reset() -> None:
+    """Three low reads in a row: a reset, and the total goes on from where it was."""
+    energy = LifetimeEnergy()
+    assert _read(energy, 0, 1_000_000) == 1_000_000
+    assert _read(energy, 15, 10_000) == 1_000_000
+    assert energy.event is LifetimeEvent.FALL
+    assert _read(energy, 30, 1_000_000, 200) == 1_000_200
+    assert energy.event is None
+    for minutes in (45, 60):
+        assert _read(energy, minutes, 10_000) == 1_000_200
+    assert _read(energy, 75, 10_000, 100) == 1_000_200
+    assert energy.event is LifetimeEvent.RESET
+    assert _read(energy, 90, 10_000, 400) == 1_000_500

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
 from aiohttp import ClientConnectionError
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.enphase_enlighten.const import CONF_SYSTEMS, DOMAIN
+from custom_components.enphase_enlighten.const import (
+    CONF_API_KEY,
+    CONF_PLAN,
+    CONF_REQUESTS_PER_MINUTE,
+    CONF_REQUESTS_PER_MONTH,
+    CONF_RESERVE_MANUAL,
+    CONF_RESERVE_OTHER,
+    CONF_SYSTEMS,
+    DOMAIN,
+)
 
 from .conftest import setup_entry
 
@@ -258,3 +268,191 @@ async def test_remove_device_by_hand(
         config_entry_id=config_entry.entry_id, identifiers={(DOMAIN, "000000000000")}
     )
     assert await async_remove_config_entry_device(hass, config_entry, stale)
+
+
+def _stored(key: str, data: object) -> dict[str, object]:
+    return {"version": 1, "minor_version": 1, "key": key, "data": data}
+
+
+@pytest.mark.parametrize(
+    "saved",
+    [
+        {"fetched_at": "2026-06-21T18:00:00", "event_types": [{"event_type_id": 6}]},
+        {"fetched_at": "2026-06-21T18:00:00+00:00", "event_types": "several"},
+        ["not", "a", "mapping"],
+    ],
+    ids=["naive_time", "types_not_a_list", "not_a_mapping"],
+)
+async def test_unreadable_event_types_store(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+    saved: object,
+) -> None:
+    """Saved event types that cannot be read are fetched again; the entry loads."""
+    key = f"{DOMAIN}.event_types"
+    hass_storage[key] = _stored(key, saved)
+    await setup_entry(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert "saved event types cannot be read" in caplog.text
+    assert [entry["endpoint"] for entry in sim.request_log].count("event_types") == 1
+
+
+async def test_missing_api_key_starts_reauth(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+) -> None:
+    """An entry without its API key asks to sign in again (the flow asks for the key)."""
+    config_entry.add_to_hass(hass)
+    data = dict(config_entry.data)
+    del data[CONF_API_KEY]
+    hass.config_entries.async_update_entry(config_entry, data=data)
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.SETUP_ERROR
+    assert "API key of this entry is missing" in str(config_entry.reason)
+    assert len(_reauth_flows(hass)) == 1
+    assert sim.request_log == []
+
+
+@pytest.mark.parametrize(
+    ("data", "options", "unreadable"),
+    [
+        ({CONF_REQUESTS_PER_MINUTE: "ten"}, {}, "requests_per_minute"),
+        ({CONF_REQUESTS_PER_MONTH: [1000]}, {}, "requests_per_month"),
+        ({}, {CONF_SYSTEMS: [SYSTEM_ID, "abc"]}, "systems"),
+        ({}, {CONF_SYSTEMS: [SYSTEM_ID], CONF_RESERVE_OTHER: "lots"}, "reserve_other"),
+        ({}, {CONF_SYSTEMS: [SYSTEM_ID], CONF_RESERVE_MANUAL: {"n": 1}}, "reserve_manual"),
+    ],
+)
+async def test_unreadable_settings_use_defaults(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+    data: dict[str, object],
+    options: dict[str, object],
+    unreadable: str,
+) -> None:
+    """A setting saved as text or of the wrong kind: defaults, and a repair names it."""
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry,
+        data={**config_entry.data, **data},
+        options={**config_entry.options, **options},
+    )
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert list(config_entry.runtime_data.system_data) == [SYSTEM_ID]
+    planner = config_entry.runtime_data.budget.planner
+    assert (planner.limits.per_minute, planner.limits.per_month) == (10, 1000)
+    assert planner.reserve.other == 0
+    issue = issue_registry.async_get_issue(DOMAIN, f"settings_unreadable_{config_entry.entry_id}")
+    assert issue is not None
+    assert issue.translation_placeholders["settings"] == unreadable
+
+
+async def test_limits_saved_as_numeric_text(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    issue_registry: ir.IssueRegistry,
+) -> None:
+    """Numbers saved as text are read as the numbers they are: no repair."""
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(
+        config_entry,
+        data={
+            **config_entry.data,
+            CONF_PLAN: "custom",
+            CONF_REQUESTS_PER_MINUTE: "20",
+            CONF_REQUESTS_PER_MONTH: 2000.0,
+        },
+        options={CONF_SYSTEMS: [str(SYSTEM_ID)], CONF_RESERVE_OTHER: "100"},
+    )
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert config_entry.state is ConfigEntryState.LOADED
+    planner = config_entry.runtime_data.budget.planner
+    assert (planner.limits.per_minute, planner.limits.per_month) == (20, 2000)
+    assert planner.reserve.other == 100
+    assert list(config_entry.runtime_data.system_data) == [SYSTEM_ID]
+    assert not issue_registry.issues
+
+
+async def test_rotated_token_saved_at_once(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A refresh's new token is in the integration's store before it is used."""
+    config_entry.add_to_hass(hass)
+    _expire(hass, config_entry)
+    old = config_entry.data["token"]["refresh_token"]
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    saved = hass_storage[f"{DOMAIN}.token.{config_entry.entry_id}"]["data"]["token"]
+    assert saved["refresh_token"] != old
+    assert saved["refresh_token"] == config_entry.data["token"]["refresh_token"]
+    assert saved["refresh_token"] in sim.refresh_tokens
+
+
+async def test_token_saved_after_rotation_wins_after_a_crash(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """The entry still holds the retired refresh token (not written before a crash): the
+    saved newer one is used, and no sign-in is asked for."""
+    retired = dict(config_entry.data["token"])
+    newest = sim.issue_tokens()
+    # What a rotation leaves: the old refresh token no longer accepted, and (so the
+    # refresh token is put to use) no access token accepted either.
+    sim.revoke_refresh_token(retired["refresh_token"])
+    sim.expire_access_tokens()
+    key = f"{DOMAIN}.token.{config_entry.entry_id}"
+    hass_storage[key] = _stored(
+        key, {"token": {**newest, "expires_at": retired["expires_at"] + 60}}
+    )
+    await setup_entry(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert not _reauth_flows(hass)
+    token = config_entry.data["token"]
+    assert token["refresh_token"] in sim.refresh_tokens
+    assert token["refresh_token"] != newest["refresh_token"]  # used, so rotated again
+
+
+async def test_older_saved_token_is_ignored(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    hass_storage: dict[str, Any],
+) -> None:
+    """A saved token older than the entry's (a sign-in since) is not used."""
+    current = dict(config_entry.data["token"])
+    key = f"{DOMAIN}.token.{config_entry.entry_id}"
+    stale = {**current, "refresh_token": "retired", "expires_at": current["expires_at"] - 3600}
+    hass_storage[key] = _stored(key, {"token": stale})
+    await setup_entry(hass, config_entry)
+    assert config_entry.state is ConfigEntryState.LOADED
+    assert config_entry.data["token"]["refresh_token"] == current["refresh_token"]

@@ -78,9 +78,20 @@ def test_exceptions_translated() -> None:
 
 
 def test_issues_translated() -> None:
-    """Both repair issues have a title and a description with their placeholders."""
+    """Every repair issue has a title and a description with its placeholders."""
     issues = STRINGS["issues"]
-    assert set(issues) == {"quota_exhausted", "plan_too_small"}
+    assert set(issues) == {
+        "quota_exhausted",
+        "plan_too_small",
+        "lifetime_energy_reset",
+        "system_missing",
+        "settings_unreadable",
+    }
+    assert "{settings}" in issues["settings_unreadable"]["description"]
+    for placeholder in ("{entry}", "{system}", "{since}"):
+        assert placeholder in issues["system_missing"]["description"]
+    for placeholder in ("{entity}", "{shown}", "{read}"):
+        assert placeholder in issues["lifetime_energy_reset"]["description"]
     assert "{resume_at}" in issues["quota_exhausted"]["description"]
     for placeholder in ("{systems}", "{max_systems}", "{interval}"):
         assert placeholder in issues["plan_too_small"]["description"]

@@ -46,7 +46,7 @@ from .models import (
     System,
     SystemsPage,
 )
-from .models.parse import as_int
+from .models.parse import as_int, malformed
 from .transport import (
     EnphaseTransport,
     RequestCallback,
@@ -88,7 +88,8 @@ class EnphaseClient(EnphaseTransport):
             "/systems",
             params={"page": page, "size": size, "sort_by": sort_by},
         )
-        return SystemsPage.from_dict(data)
+        with malformed(ENDPOINT_SYSTEMS):
+            return SystemsPage.from_dict(data)
 
     async def all_systems(self) -> list[System]:
         """Fetch every system, walking all pages at the largest page size."""
@@ -135,7 +136,8 @@ class EnphaseClient(EnphaseTransport):
             params={"page": page, "size": size},
             json_body=body,
         )
-        return SystemsPage.from_dict(data)
+        with malformed(ENDPOINT_SEARCH):
+            return SystemsPage.from_dict(data)
 
     async def search_all_systems(
         self,
@@ -179,7 +181,8 @@ class EnphaseClient(EnphaseTransport):
     async def system(self, system_id: int) -> System:
         """Fetch one system (GET /systems/{system_id})."""
         data = await self._request(ENDPOINT_SYSTEM, "GET", f"/systems/{int(system_id)}")
-        return System.from_dict(data)
+        with malformed(ENDPOINT_SYSTEM):
+            return System.from_dict(data)
 
     async def summary(self, system_id: int, *, summary_date: date | None = None) -> Summary:
         """Fetch a system's summary, for today (its local date) or for `summary_date`."""
@@ -189,12 +192,14 @@ class EnphaseClient(EnphaseTransport):
             f"/systems/{int(system_id)}/summary",
             params={"summary_date": summary_date.isoformat() if summary_date is not None else None},
         )
-        return Summary.from_dict(data, system_id=system_id)
+        with malformed(ENDPOINT_SUMMARY):
+            return Summary.from_dict(data, system_id=system_id)
 
     async def devices(self, system_id: int) -> Devices:
         """Fetch a system's active devices, every kind (GET /systems/{system_id}/devices)."""
         data = await self._request(ENDPOINT_DEVICES, "GET", f"/systems/{int(system_id)}/devices")
-        return Devices.from_dict(data, system_id=system_id)
+        with malformed(ENDPOINT_DEVICES):
+            return Devices.from_dict(data, system_id=system_id)
 
     async def retrieve_system_id(self, serial_num: str) -> int:
         """Find the system id of a gateway (Envoy) by its serial number."""
@@ -228,7 +233,9 @@ class EnphaseClient(EnphaseTransport):
                 f"/systems/{int(system_id)}/events",
                 params={"start_time": window_start, "end_time": window_end},
             )
-            for event in Event.list_from_response(data, system_id=system_id):
+            with malformed(ENDPOINT_EVENTS):
+                events = Event.list_from_response(data, system_id=system_id)
+            for event in events:
                 # An event spanning two windows comes back from both calls.
                 key = (
                     event.event_type_id,
@@ -282,7 +289,9 @@ class EnphaseClient(EnphaseTransport):
                     "cleared": "true" if cleared else "false",
                 },
             )
-            for alarm in Alarm.list_from_response(data, system_id=system_id, cleared=cleared):
+            with malformed(ENDPOINT_ALARMS):
+                alarms = Alarm.list_from_response(data, system_id=system_id, cleared=cleared)
+            for alarm in alarms:
                 if alarm.id not in seen:
                     seen.add(alarm.id)
                     result.append(alarm)
@@ -323,7 +332,8 @@ class EnphaseClient(EnphaseTransport):
             "/systems/event_types",
             params={"event_type_id": event_type_id},
         )
-        return EventType.list_from_response(data)
+        with malformed(ENDPOINT_EVENT_TYPES):
+            return EventType.list_from_response(data)
 
     async def inverters_summary(
         self, *, site_id: int | None = None, envoy_serial_number: str | None = None
@@ -347,7 +357,8 @@ class EnphaseClient(EnphaseTransport):
                     "size": MAX_PAGE_SIZE,
                 },
             )
-            envoys = EnvoyInvertersSummary.list_from_response(data)
+            with malformed(ENDPOINT_INVERTERS_SUMMARY):
+                envoys = EnvoyInvertersSummary.list_from_response(data)
             on_page = 0
             new_micros = 0
             for envoy in envoys:

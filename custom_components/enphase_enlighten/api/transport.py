@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -26,6 +26,9 @@ from .errors import (
     EnphaseServerError,
 )
 from .models.parse import as_datetime, as_int
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -184,7 +187,8 @@ class EnphaseTransport:
         if 200 <= status < 300:
             try:
                 return json.loads(body.decode("utf-8"))
-            except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+            # JSONDecodeError and UnicodeDecodeError; RecursionError for deeply nested JSON.
+            except (ValueError, RecursionError) as err:
                 raise EnphaseResponseError(
                     f"Malformed response from the Enphase API ({endpoint}): body is not JSON",
                     status=status,
@@ -201,13 +205,21 @@ class EnphaseTransport:
             _LOGGER.exception("Enphase request callback failed")
 
 
+def _moment(value: Any) -> datetime | None:
+    """Read a time of a 429 body; one out of range is as good as none (the 429 still counts)."""
+    try:
+        return as_datetime(value)
+    except OverflowError:
+        return None
+
+
 def _error_for(
     endpoint: str, status: int, body: bytes, scrub: Callable[[str | None], str | None]
 ) -> EnphaseError:
     """Turn a non-2xx response into the typed error a caller can act on."""
     try:
         decoded: Any = json.loads(body.decode("utf-8"))
-    except ValueError:
+    except (ValueError, RecursionError):
         decoded = None
     data: Mapping[str, Any] = decoded if isinstance(decoded, Mapping) else {}
     message = scrub(_text(data.get("message")))
@@ -227,8 +239,8 @@ def _error_for(
         return EnphaseRateLimitError(
             **fields,
             period=period.lower() if period else None,
-            period_start=as_datetime(data.get("period_start")),
-            period_end=as_datetime(data.get("period_end")),
+            period_start=_moment(data.get("period_start")),
+            period_end=_moment(data.get("period_end")),
             limit=as_int(data.get("limit")),
         )
     if status >= 500:

@@ -9,7 +9,14 @@ hands out one planner per API key.
 
 from __future__ import annotations
 
-from .daylight import DaylightProvider, SolarDaylight, SystemProfile, timezone_daylight
+from .daylight import (
+    DaylightProvider,
+    SolarDaylight,
+    SystemProfile,
+    known_timezone,
+    timezone_daylight,
+    with_fallback_zone,
+)
 from .limits import (
     UPLOAD_INTERVAL,
     UPLOAD_LAG,
@@ -49,7 +56,9 @@ __all__ = [
     "Task",
     "TaskKind",
     "UsageStore",
+    "known_timezone",
     "quota_month",
     "storage_key",
     "timezone_daylight",
+    "with_fallback_zone",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 import math
 from typing import Any, Protocol
@@ -114,6 +114,9 @@ class SystemProfile:
     inverters: bool = False
     # An injected source wins (e.g. Home Assistant's sun for the home's own system).
     daylight: DaylightProvider | None = None
+    # The time zone Enphase gave when it was unknown here and another replaced it
+    # (``with_fallback_zone``); None when ``timezone`` is the system's own.
+    reported_timezone: str | None = None
 
     @property
     def daylight_is_guess(self) -> bool:
@@ -134,6 +137,39 @@ class SystemProfile:
             return ZoneInfo(self.timezone or "UTC")
         except (ZoneInfoNotFoundError, ValueError):
             return ZoneInfo("UTC")
+
+
+def known_timezone(timezone: str | None) -> bool:
+    """Whether ``timezone`` names a time zone this machine knows (not obsolete, not made up)."""
+    if not timezone:
+        return False
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def with_fallback_zone(
+    profile: SystemProfile,
+    timezone: str,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> SystemProfile:
+    """Return the profile, or, if its time zone is unknown, one in the fallback's place.
+
+    A system whose time zone cannot be read would otherwise get UTC's daylight: most of
+    its polls at local night. The fallback (Home Assistant's home) is the best guess left.
+    """
+    if known_timezone(profile.timezone):
+        return profile
+    return replace(
+        profile,
+        timezone=timezone,
+        latitude=latitude,
+        longitude=longitude,
+        reported_timezone=profile.timezone or "",
+    )
 
 
 @dataclass(slots=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 import math
 from typing import Any
 
-from ..errors import EnphaseResponseError
+from ..errors import EnphaseError, EnphaseResponseError
 
 # Fields that Enphase fills with -1 when it has no value (always in list responses).
 PLACEHOLDER = -1
@@ -192,3 +193,20 @@ def quantity(value: Any, base_unit: str) -> float | None:
         if scale is not None:
             return number * scale
     return number
+
+
+@contextmanager
+def malformed(endpoint: str) -> Iterator[None]:
+    """Turn any failure while reading an answer into the typed malformed-response error.
+
+    Values no model expects (a date past year 9999 once converted to UTC, say) raise
+    whatever the standard library raises; a caller must see one error it can back off on.
+    """
+    try:
+        yield
+    except EnphaseError:
+        raise
+    except Exception as err:
+        raise EnphaseResponseError(
+            f"Malformed response from the Enphase API ({endpoint}): {type(err).__name__}"
+        ) from err
