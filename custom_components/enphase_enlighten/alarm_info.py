@@ -10,6 +10,7 @@ from .const import DOMAIN
 from .devices import system_identifier
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from datetime import datetime
 
     from homeassistant.core import HomeAssistant
@@ -99,9 +100,16 @@ def change_data(
 
 
 def open_alarms_summary(
-    hass: HomeAssistant, alarms: list[Alarm], event_types: dict[int, EventType]
+    hass: HomeAssistant,
+    alarms: list[Alarm],
+    event_types: dict[int, EventType],
+    known: Mapping[str, str],
 ) -> list[dict[str, Any]]:
-    """Describe the open alarms for a person: name, severity, start and the devices named."""
+    """Describe the open alarms for a person: name, severity, start and the devices named.
+
+    A device is named as in the device registry (a user's name first), else as ``known``
+    (serial: the name its device gets) says: the registry may not hold it yet at start-up.
+    """
     registry = dr.async_get(hass)
     described = []
     for alarm in alarms:
@@ -113,6 +121,8 @@ def open_alarms_summary(
             device = registry.async_get_device(identifiers={(DOMAIN, serial)})
             if device is not None:
                 devices.append(device.name_by_user or device.name)
+            elif serial in known:
+                devices.append(known[serial])
         described.append(
             {
                 "name": type_name(alarm.event_type_id, event_type),

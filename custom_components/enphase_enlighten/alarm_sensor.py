@@ -8,7 +8,7 @@ from homeassistant.components.sensor import SensorEntity, SensorEntityDescriptio
 
 from .alarm_info import open_alarms_summary
 from .coordinator import EnphaseAlarmsCoordinator
-from .entity import EnphaseSystemEntity
+from .entity import EnphaseSystemEntity, hardware_device_info, micro_device_info
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -36,5 +36,15 @@ class EnphaseActiveAlarmsSensor(EnphaseSystemEntity[EnphaseAlarmsCoordinator], S
         """Return the open alarms as a person reads them (no serial numbers)."""
         if self.coordinator.data is None:
             return None
-        event_types = self.coordinator.config_entry.runtime_data.event_types.data or {}
-        return {"alarms": open_alarms_summary(self.hass, self.coordinator.data, event_types)}
+        runtime = self.coordinator.config_entry.runtime_data
+        event_types = runtime.event_types.data or {}
+        known: dict[str, str] = {}
+        if (data := runtime.system_data.get(self.coordinator.system_id)) is not None:
+            system_id = self.coordinator.system_id
+            for serial, micro in (data.inverters.data or {}).items():
+                known[serial] = str(micro_device_info(system_id, micro).get("name"))
+            for serial, device in (
+                data.devices.data.by_serial() if data.devices.data else {}
+            ).items():
+                known[serial] = str(hardware_device_info(system_id, device).get("name"))
+        return {"alarms": open_alarms_summary(self.hass, self.coordinator.data, event_types, known)}
