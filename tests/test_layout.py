@@ -21,7 +21,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("api",),
     # The request planner: limits, counters, intervals, what is due (no Home Assistant).
     ("budget",),
-    # An entry's helpers: tokens, options, messages, saved alarms, devices, repairs, budget.
+    # An entry's helpers: tokens, options, messages, saved alarms and answers, devices,
+    # repairs, budget.
     (
         "auth",
         "application_credentials",
@@ -29,6 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "options",
         "messages",
         "alarms",
+        "held",
         "devices",
         "repairs",
         "entry_budget",

@@ -312,5 +312,5 @@ class EnphaseOptionsFlow(OptionsFlow):
             step_id="init",
             data_schema=schema,
             errors=errors,
-            description_placeholders={"quota": str(limits.per_month)},
+            description_placeholders={"quota": f"{limits.per_month:,}"},
         )

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
     from .auth import EnphaseAuth
     from .entry_budget import EntryBudget
+    from .held import HeldData
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -70,6 +71,9 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
 
     config_entry: ConfigEntry[Any]
     kind: ClassVar[TaskKind]
+    # Where the last answer is kept across reloads and restarts (set by the runtime for the
+    # kinds that hold theirs); None: fetched again at every start.
+    held: HeldData | None = None
 
     def __init__(
         self,
@@ -105,6 +109,43 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
         """Return the requests the next fetch will make (the planner counts them)."""
         return 1
 
+    @property
+    def held_key(self) -> str:
+        """Return the key of this coordinator's answer in the entry's held data."""
+        system_id = self.task.system_id
+        return str(self.kind) if system_id is None else f"{self.kind}:{system_id}"
+
+    def _hold(self, data: DataT) -> Any:
+        """Return the answer to hold, as JSON (the kinds that hold theirs say how)."""
+        raise NotImplementedError
+
+    async def _async_restore(self, held: Any) -> DataT:
+        """Rebuild the data from a held answer; raises EnphaseError when it is unreadable."""
+        raise NotImplementedError
+
+    def nothing_new(self, now: datetime) -> bool:
+        """Whether a fetch now could bring nothing newer than the data held (the summary knows)."""
+        return False
+
+    async def async_restore(self) -> bool:
+        """Start from the answer an earlier run held, with its time; return whether there was one.
+
+        The planner learns the answer's time as the task's last run, so what is still fresh
+        is not fetched again after a reload or restart.
+        """
+        if self.held is None or (answer := self.held.get(self.held_key)) is None:
+            return False
+        try:
+            data = await self._async_restore(answer.data)
+        except (EnphaseError, TypeError, ValueError, KeyError, AttributeError):
+            _LOGGER.warning("Ignoring the saved answer of %s: it is not readable", self.name)
+            return False
+        self._learn(data, answer.fetched_at)
+        self.budget.planner.record_restored(self.task, answer.fetched_at)
+        self.last_success_at = answer.fetched_at
+        self.async_set_updated_data(data)
+        return True
+
     async def async_prepare(self) -> None:
         """Restore what an earlier run saved, before the first fetch (the alarms do)."""
 
@@ -119,14 +160,21 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
             await self.auth.async_force_refresh(token)
         return await call()
 
-    async def async_manual_refresh(self) -> None:
-        """Refresh because a user asked, if the budget allows; say why not otherwise."""
+    async def async_manual_refresh(self) -> bool:
+        """Refresh because a user asked, if the budget allows; say why not otherwise.
+
+        Returns False, spending nothing, when no newer data can exist yet (``nothing_new``).
+        """
         now = dt_util.utcnow()
+        if self.nothing_new(now):
+            _LOGGER.debug("%s: no new upload yet; answering from the data held", self.name)
+            return False
         decision = self.budget.planner.can_refresh(now, self.requests_needed(now))
         if not decision:
             raise refresh_refused(decision, now)
         await self.async_request_refresh()
         await self.budget.async_changed()
+        return True
 
     async def _async_update_data(self) -> DataT:
         """Fetch data, tell the planner how it went, map client errors for Home Assistant."""
@@ -171,6 +219,8 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
             ) from err
         self._learn(data, now)
         self.not_found = False
+        if self.held is not None:
+            self.held.hold(self.held_key, now, self._hold(data))
         planner.record_done(self.task, now)
         self.budget.async_check_resumed(now)
         self.last_success_at = now
@@ -194,6 +244,28 @@ class EnphaseSystemsCoordinator(EnphaseCoordinator[dict[int, System]]):
         """Set up the systems coordinator."""
         super().__init__(hass, entry, client, auth, budget, name="Enphase systems")
         self.system_ids = selected_system_ids(entry)
+
+    async def async_restore(self) -> bool:
+        """Start from the held systems if they were fetched for the systems selected now."""
+        answer = self.held.get(self.held_key) if self.held is not None else None
+        if answer is None or not isinstance(answer.data, dict):
+            return False
+        if sorted(answer.data.get("ids") or ()) != sorted(self.system_ids):
+            # Options changed the selection: what was held is not what is asked for.
+            return False
+        return await super().async_restore()
+
+    def _hold(self, data: dict[int, System]) -> Any:
+        return {
+            "ids": sorted(self.system_ids),
+            "systems": [dict(system.raw) for system in data.values()],
+        }
+
+    async def _async_restore(self, held: Any) -> dict[int, System]:
+        systems = (System.from_dict(item) for item in held["systems"])
+        return {
+            system.system_id: system for system in systems if system.system_id in self.system_ids
+        }
 
     async def _async_fetch(self) -> dict[int, System]:
         if not self.system_ids:
@@ -302,6 +374,19 @@ class EnphaseSummaryCoordinator(EnphaseSystemCoordinator[Summary | None]):
         if data is not None:
             self.budget.planner.record_summary(self.system_id, data, now)
 
+    def _hold(self, data: Summary | None) -> Any:
+        return None if data is None else dict(data.raw)
+
+    async def _async_restore(self, held: Any) -> Summary | None:
+        return None if held is None else Summary.from_dict(held, system_id=self.system_id)
+
+    def nothing_new(self, now: datetime) -> bool:
+        """Whether the gateway cannot have uploaded since the summary held (its cadence says)."""
+        if self.data is None or self.data.last_report_at is None or not self.last_update_success:
+            return False
+        next_upload = self.budget.planner.next_upload_at(self.system_id)
+        return next_upload is not None and now < next_upload
+
 
 class EnphaseDevicesCoordinator(EnphaseSystemCoordinator[Devices | None]):
     """A system's hardware inventory; removes devices Enphase no longer lists."""
@@ -324,6 +409,17 @@ class EnphaseDevicesCoordinator(EnphaseSystemCoordinator[Devices | None]):
         ):
             # A device's status changed: an alarm was probably raised or cleared.
             self.budget.planner.mark_urgent(TaskKind.ALARMS, self.system_id)
+
+    def _hold(self, data: Devices | None) -> Any:
+        return None if data is None else dict(data.raw)
+
+    async def _async_restore(self, held: Any) -> Devices | None:
+        if held is None:
+            return None
+        # A large account's inventory (megabytes) is parsed off the event loop.
+        return await self.hass.async_add_executor_job(
+            partial(Devices.from_dict, held, system_id=self.system_id)
+        )
 
     @callback
     def _async_refresh_finished(self) -> None:
@@ -385,6 +481,14 @@ class EnphaseAlarmsCoordinator(EnphaseSystemCoordinator[list[Alarm] | None]):
             self._known_events = {event.id: event for event in saved.events if event.is_open}
         if self.data is None:
             self.async_set_updated_data(saved.alarms)
+
+    async def async_restore(self) -> bool:
+        """Start from the saved open alarms (the alarms keep their own memory, not held data)."""
+        await self.async_prepare()
+        if self.restored_ids is None:
+            return False
+        self.last_success_at = self.fetched_at
+        return True
 
     def _events_due(self, now: datetime) -> bool:
         if self.events_fetched_at is None:
@@ -454,3 +558,12 @@ class EnphaseInvertersCoordinator(EnphaseSystemCoordinator[dict[str, Microinvert
                 if micro.serial_number:
                     micros.setdefault(micro.serial_number, micro)
         return micros
+
+    def _hold(self, data: dict[str, MicroinverterSummary] | None) -> Any:
+        return None if data is None else [dict(micro.raw) for micro in data.values()]
+
+    async def _async_restore(self, held: Any) -> dict[str, MicroinverterSummary] | None:
+        if held is None:
+            return None
+        micros = (MicroinverterSummary.from_dict(item) for item in held)
+        return {micro.serial_number: micro for micro in micros if micro.serial_number}

@@ -60,7 +60,8 @@ def system_device_info(system_id: int, system: System | None) -> DeviceInfo:
         identifiers={system_identifier(system_id)},
         manufacturer=MANUFACTURER,
         # Enphase's own category of the system ("Residential System", "Commercial"...).
-        model=(system.public_name if system is not None and system.public_name else "System"),
+        # Not the public name ("Residential System"): that names the system, not a model.
+        model="System",
         name=(system.name if system is not None and system.name else f"Enphase system {system_id}"),
     )
 

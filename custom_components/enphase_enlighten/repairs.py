@@ -49,7 +49,7 @@ def async_update_quota_issue(
             translation_key="quota_exhausted",
             translation_placeholders={
                 "entry": entry.title,
-                "quota": str(quota),
+                "quota": f"{quota:,}",
                 "resume_at": format_time(resume),
             },
         )
@@ -78,7 +78,8 @@ def async_update_plan_issue(
             translation_key="plan_too_small",
             translation_placeholders={
                 "entry": entry.title,
-                "quota": str(quota),
+                "quota": f"{quota:,}",
+                # Bare numbers: the description picks plural forms by them (ICU).
                 "systems": str(verdict.systems),
                 "max_systems": str(verdict.max_systems),
                 "interval": format_duration(verdict.daylight_interval),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
@@ -50,10 +51,14 @@ from .devices import (
     system_identifier,
 )
 from .entry_budget import EntryBudget, planner_registry
+from .held import HeldData, held_data
 from .messages import format_time
 from .options import plan_limits, plan_reserve, selected_system_ids, unreadable_settings
 from .repairs import async_update_settings_issue, async_update_system_missing_issue
 from .scheduler import EnphaseScheduler
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -63,6 +68,10 @@ MISSING_CONFIRM_AFTER = timedelta(hours=1)
 
 # Microinverter sensors: the inverters summary is fetched only while one of them is enabled.
 MICRO_SENSOR_KEYS = ("micro_power", "micro_lifetime_energy")
+# How long set-up waits for Enphase (the token, the systems when none are held), in seconds:
+# under Home Assistant's 10 s warning. Past it set-up is retried; what was asked goes on in
+# the background and its answer is kept for the retry.
+SETUP_DEADLINE = 6.0
 
 
 @dataclass
@@ -110,6 +119,7 @@ class EnphaseRuntimeData:
     scheduler: EnphaseScheduler
     systems: EnphaseSystemsCoordinator
     event_types: EnphaseEventTypesCoordinator
+    held: HeldData
     system_data: dict[int, EnphaseSystemData] = field(default_factory=dict)
     # Selected systems missing from Enphase's systems answer, since the first read without.
     missing: dict[int, datetime] = field(default_factory=dict)
@@ -131,9 +141,12 @@ def build_system_data(
     # A microinverter in the inverters summary is not stale even if the inventory
     # (fetched at another time) does not list it.
     devices.other_serials = lambda: set(inverters.data or ())
+    summary = EnphaseSummaryCoordinator(*args, what="summary")
+    for coordinator in (summary, devices, inverters):
+        coordinator.held = runtime.held
     return EnphaseSystemData(
         system_id=system_id,
-        summary=EnphaseSummaryCoordinator(*args, what="summary"),
+        summary=summary,
         devices=devices,
         alarms=EnphaseAlarmsCoordinator(*args, what="alarms"),
         inverters=inverters,
@@ -197,7 +210,32 @@ def update_planner_systems(hass: HomeAssistant, entry: EnphaseConfigEntry) -> No
     runtime.budget.systems = tuple(sorted(runtime.system_data))
 
 
-async def _async_auth(hass: HomeAssistant, entry: EnphaseConfigEntry) -> EnphaseAuth:
+async def _async_by_deadline[T](
+    hass: HomeAssistant, deadline: float, work: Coroutine[Any, Any, T], name: str
+) -> T:
+    """Await ``work`` until the set-up deadline (loop time); past it, set-up is retried.
+
+    The work is not cancelled at the deadline: a token refresh Enphase has already answered
+    must still be saved (the old refresh token is dead), and a systems answer is held for
+    the retry. Each request has its own timeout, so the work ends.
+    """
+    task = hass.async_create_background_task(work, f"{DOMAIN} {name}")
+    # Retrieved here, so a failure after the deadline is not reported as never retrieved.
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await asyncio.shield(task)
+    except TimeoutError as err:
+        if not task.done():
+            raise ConfigEntryNotReady(
+                translation_domain=DOMAIN, translation_key="setup_slow"
+            ) from err
+        raise
+
+
+async def _async_auth(
+    hass: HomeAssistant, entry: EnphaseConfigEntry, deadline: float
+) -> EnphaseAuth:
     """Return the entry's token supply, with a valid access token already in hand."""
     try:
         implementation = await async_get_config_entry_implementation(hass, entry)
@@ -211,7 +249,7 @@ async def _async_auth(hass: HomeAssistant, entry: EnphaseConfigEntry) -> Enphase
     auth = EnphaseAuth(hass, OAuth2Session(hass, entry, implementation))
     try:
         # A rejected refresh token raises ConfigEntryAuthFailed (reauth) from here as is.
-        await auth.async_get_access_token()
+        await _async_by_deadline(hass, deadline, auth.async_get_access_token(), "token")
     except UpdateFailed as err:
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN, translation_key="token_refresh_failed"
@@ -220,17 +258,21 @@ async def _async_auth(hass: HomeAssistant, entry: EnphaseConfigEntry) -> Enphase
 
 
 async def async_setup_runtime(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
-    """Build the entry's runtime data, fetch the systems and run the first due fetches.
+    """Build the entry's runtime data from what is held, or fetch the systems; start polling.
 
-    Raises ConfigEntryNotReady while the token, the plan's limits or Enphase stand in the
-    way, ConfigEntryAuthFailed when the refresh token is refused.
+    Set-up waits only for what the entities need to exist: a token and the systems (held
+    from an earlier run, or one search), within ``SETUP_DEADLINE``. The other fetches run
+    in the background; held answers stand in for them until then. Raises
+    ConfigEntryNotReady while the token, the budget or Enphase stand in the way (set-up is
+    retried), ConfigEntryAuthFailed when the refresh token is refused.
     """
+    deadline = asyncio.get_running_loop().time() + SETUP_DEADLINE
     api_key = entry.data.get(CONF_API_KEY)
     if not isinstance(api_key, str) or not api_key.strip():
         # Lost from the entry (edited by hand): the reauth flow asks for it again.
         raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="api_key_missing")
     async_update_settings_issue(hass, entry, unreadable_settings(entry))
-    auth = await _async_auth(hass, entry)
+    auth = await _async_auth(hass, entry, deadline)
     stats = RequestStats()
     registry = planner_registry(hass)
     # Entries with the same API key share one planner: the quota is the application's.
@@ -258,7 +300,10 @@ async def async_setup_runtime(hass: HomeAssistant, entry: EnphaseConfigEntry) ->
     )
     scheduler = EnphaseScheduler(hass, entry, budget)
     entry.async_on_unload(scheduler.async_stop)
+    held = held_data(hass, entry.entry_id)
+    await held.async_load()
     systems = EnphaseSystemsCoordinator(hass, entry, client, auth, budget)
+    systems.held = held
     event_types = EnphaseEventTypesCoordinator(hass, entry, client, auth, budget)
     runtime = EnphaseRuntimeData(
         client=client,
@@ -268,24 +313,15 @@ async def async_setup_runtime(hass: HomeAssistant, entry: EnphaseConfigEntry) ->
         scheduler=scheduler,
         systems=systems,
         event_types=event_types,
+        held=held,
     )
-    now = dt_util.utcnow()
-    if not (decision := planner.can_refresh(now, 1)):
-        # Enphase said stop (a 429), or this minute's requests are spent (a reload right
-        # after a setup): asking now would only earn a 429.
-        budget.async_update_issues(now)
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="rate_limited_until",
-            translation_placeholders={"retry_at": format_time(decision.retry_at or now)},
-        )
-    await systems.async_config_entry_first_refresh()
-    # Counted and saved even if the setup stops here.
-    await budget.async_changed()
+    if not await systems.async_restore():
+        await _async_first_systems(hass, runtime, deadline)
     if systems.data is None:
         # Rate limited before the first answer: nothing is known about the systems yet.
         raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="rate_limited")
 
+    now = dt_util.utcnow()
     # A system known from an earlier run but missing from this answer is kept for now:
     # one empty answer must not remove it and its devices (see _on_systems_update).
     known = registered_system_ids(hass, entry)
@@ -299,31 +335,67 @@ async def async_setup_runtime(hass: HomeAssistant, entry: EnphaseConfigEntry) ->
     await _async_start(hass, entry)
 
 
+async def _async_first_systems(
+    hass: HomeAssistant, runtime: EnphaseRuntimeData, deadline: float
+) -> None:
+    """Fetch the systems for a set-up with none held, if the planner lets set-up spend."""
+    planner, budget, systems = runtime.budget.planner, runtime.budget, runtime.systems
+    now = dt_util.utcnow()
+    if not (decision := planner.may_spend(now, planner.cost(systems.task), systems.task)):
+        # Enphase said stop (a 429), this minute's requests are spent (a reload right after
+        # a setup), or the search failed and backs off: asking now would spend for nothing.
+        budget.async_update_issues(now)
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            # Not Enphase's pause but the search's own backoff after a failure.
+            translation_key="rate_limited_until"
+            if planner.blocked_until(now) is not None or decision.reason != "backing_off"
+            else "setup_backing_off",
+            translation_placeholders={"retry_at": format_time(decision.retry_at or now)},
+        )
+    try:
+        await _async_by_deadline(
+            hass, deadline, systems.async_config_entry_first_refresh(), "systems"
+        )
+    except ConfigEntryNotReady as err:
+        if err.translation_key == "setup_slow":
+            # It goes on in the background (its answer is held for the retry); for the
+            # planner it failed, so a retry with nothing held waits before asking again.
+            planner.record_failure(systems.task, now)
+        raise
+    finally:
+        # Counted and saved even if the setup stops here.
+        await budget.async_changed()
+
+
 async def _async_start(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
-    """Run the first fetches, create the system devices, follow system and option changes."""
+    """Restore held answers, create the system devices, start polling, follow changes."""
     runtime = entry.runtime_data
     scheduler, systems, event_types = runtime.scheduler, runtime.systems, runtime.event_types
-    # Only the systems gate the setup. What the entities need is fetched in the first run,
-    # as far as the per-minute limit allows; a failure there leaves those entities
-    # unavailable until their next fetch instead of retrying the whole setup, which would
-    # spend the quota again on what already succeeded. Event types saved by an earlier
-    # run are used as they are until the planner says they are due.
+    # Only the systems gate the setup. Held answers stand for the rest until the planner
+    # says they are due; what none is held for is fetched in the first run, in the
+    # background, as far as the per-minute limit allows. A failure there leaves those
+    # entities unavailable until their next fetch instead of retrying the whole setup,
+    # which would spend the quota again on what already succeeded.
     scheduler.add(systems, first_fetch=False)
     scheduler.add(event_types, first_fetch=not await event_types.async_load_cached())
     for system_id, data in runtime.system_data.items():
-        scheduler.add(data.summary)
-        scheduler.add(data.devices)
-        scheduler.add(data.alarms)
+        scheduler.add(data.summary, first_fetch=not await data.summary.async_restore())
+        scheduler.add(data.devices, first_fetch=not await data.devices.async_restore())
+        scheduler.add(data.alarms, first_fetch=not await data.alarms.async_restore())
         # Microinverter data only while one of its sensors is enabled (the planner
         # schedules it on the same condition); the first setup has none yet.
-        scheduler.add(data.inverters, first_fetch=wants_inverters(hass, entry, system_id))
+        restored = await data.inverters.async_restore()
+        scheduler.add(
+            data.inverters, first_fetch=wants_inverters(hass, entry, system_id) and not restored
+        )
         for coordinator in (data.summary, data.devices):
             entry.async_on_unload(
                 coordinator.async_add_listener(partial(_on_system_fetched, hass, entry, system_id))
             )
-    await scheduler.async_run()
     register_system_devices(hass, entry, runtime.system_data, systems.data)
     entry.async_on_unload(systems.async_add_listener(lambda: _on_systems_update(hass, entry)))
+    scheduler.start()
     reloading_options = (CONF_SYSTEMS, CONF_RESERVE_OTHER, CONF_RESERVE_MANUAL)
     selection = [entry.options.get(option) for option in reloading_options]
 
@@ -406,6 +478,7 @@ def _drop_system(hass: HomeAssistant, entry: EnphaseConfigEntry, system_id: int)
     _LOGGER.warning("Enphase system %s is gone; removing it and its devices", system_id)
     for coordinator in data.coordinators:
         entry.async_create_task(hass, coordinator.async_shutdown())
+        runtime.held.forget(coordinator.held_key)
     runtime.scheduler.remove_system(system_id)
     remove_system_device(hass, entry, system_id)
     runtime.missing.pop(system_id, None)

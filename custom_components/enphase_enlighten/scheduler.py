@@ -145,6 +145,13 @@ class EnphaseScheduler:
         self._unsub = async_track_point_in_utc_time(self.hass, self._fire, self.next_run)
 
     @callback
+    def start(self) -> None:
+        """Run the first fetches in the background: set-up does not wait for Enphase."""
+        self.entry.async_create_background_task(
+            self.hass, self.async_run(), f"{DOMAIN} first fetches"
+        )
+
+    @callback
     def _fire(self, _now: datetime) -> None:
         self._unsub = None
         self.entry.async_create_task(self.hass, self.async_run(), f"{DOMAIN} scheduled fetch")

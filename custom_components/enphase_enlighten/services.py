@@ -25,7 +25,7 @@ from .messages import refresh_refused
 
 if TYPE_CHECKING:
     from .coordinator import EnphaseSummaryCoordinator
-    from .runtime import EnphaseConfigEntry
+    from .runtime import EnphaseConfigEntry, EnphaseRuntimeData
 
 SERVICE_REFRESH = "refresh"
 ATTR_SYSTEM = "system"
@@ -104,12 +104,35 @@ async def _async_refresh(call: ServiceCall) -> ServiceResponse:
         runtime.system_data[system_id].summary for system_id in system_ids
     ]
     planner = runtime.budget.planner
+    started = dt_util.utcnow()
+    # No upload since the summary held can exist yet: it is the answer, for free.
+    held = [coordinator.system_id for coordinator in targets if coordinator.nothing_new(started)]
+    targets = [coordinator for coordinator in targets if coordinator.system_id not in held]
+    requests_before = runtime.stats.total
+    if targets:
+        await _async_refresh_targets(runtime, targets)
+    now = dt_util.utcnow()
+    if not call.return_response:
+        return None
+    return {
+        "systems": list(system_ids),
+        "requests_spent": runtime.stats.total - requests_before,
+        "requests_remaining": planner.stats(now).remaining,
+        # Systems answered from the data held: their gateway cannot have uploaded since.
+        "unchanged_systems": list(held),
+    }
+
+
+async def _async_refresh_targets(
+    runtime: EnphaseRuntimeData, targets: list[EnphaseSummaryCoordinator]
+) -> None:
+    """Fetch the targets' summaries within a reservation; raise when refused or failed."""
+    planner = runtime.budget.planner
     # The requests are reserved before any is sent: of many calls at once, only what the
     # minute allows goes out, the rest are refused here.
     reservation = planner.reserve_refresh(dt_util.utcnow(), len(targets))
     if not reservation:
         raise refresh_refused(reservation.decision, dt_util.utcnow())
-    requests_before = runtime.stats.total
     with reservation:
         # Not the debounced request_refresh: the user waits for this answer.
         await asyncio.gather(*(coordinator.async_refresh() for coordinator in targets))
@@ -132,10 +155,3 @@ async def _async_refresh(call: ServiceCall) -> ServiceResponse:
             translation_key="refresh_failed",
             translation_placeholders={"error": str(failed.last_exception)},
         )
-    if not call.return_response:
-        return None
-    return {
-        "systems": list(system_ids),
-        "requests_spent": runtime.stats.total - requests_before,
-        "requests_remaining": planner.stats(now).remaining,
-    }

@@ -13,6 +13,7 @@ from homeassistant.components.application_credentials import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -96,10 +97,22 @@ def entity_registry_enabled_by_default() -> Generator[None]:
 
 
 async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    """Add the entry and wait until it is set up."""
+    """Add the entry and wait until it is set up and its first fetches (background) are done."""
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def until_new_upload(
+    freezer: FrozenDateTimeFactory, entry: MockConfigEntry, system_id: int
+) -> None:
+    """Move the clock (firing no timer) to when the system's gateway can upload again.
+
+    Before then a manual refresh answers from the data held and asks Enphase nothing.
+    """
+    when = entry.runtime_data.budget.planner.next_upload_at(system_id)
+    assert when is not None
+    freezer.move_to(max(when, dt_util.utcnow()))
 
 
 DEPRECATION_REPORTS = ("Detected that custom integration 'enphase_enlighten'", "Detected code that")

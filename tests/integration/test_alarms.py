@@ -22,6 +22,7 @@ from custom_components.enphase_enlighten.budget import Task, TaskKind
 from custom_components.enphase_enlighten.const import DOMAIN
 from custom_components.enphase_enlighten.coordinator import EnphaseAlarmsCoordinator
 from custom_components.enphase_enlighten.entry_budget import PLANNERS
+from custom_components.enphase_enlighten.held import HELD_DATA
 
 from .conftest import API_KEY, setup_entry
 
@@ -33,9 +34,11 @@ GATEWAY = "202323054201"
 MICRO = "902167438951"
 ACTIVE = "binary_sensor.sunny_cottage_active_alarm"
 COUNT = "sensor.sunny_cottage_active_alarms"
+# Longer than the Watt plan's alarm interval for one system (18.5 h): alarms are due again.
+ALARMS_DUE = timedelta(hours=19)
 EVENT = "event.sunny_cottage_alarm"
-GATEWAY_PROBLEM = "binary_sensor.gateway_202323054201_problem"
-MICRO_PROBLEM = "binary_sensor.microinverter_902167438951_problem"
+GATEWAY_PROBLEM = "binary_sensor.gateway_054201_problem"
+MICRO_PROBLEM = "binary_sensor.microinverter_438951_problem"
 
 
 @pytest.fixture
@@ -92,8 +95,9 @@ async def restart(hass: HomeAssistant, entry: MockConfigEntry) -> None:
     await hass.async_block_till_done()
     hass.data.pop(PLANNERS, None)
     hass.data.pop(ALARM_MEMORIES, None)
+    hass.data.pop(HELD_DATA, None)
     assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 @pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
@@ -121,7 +125,8 @@ async def test_months_old_alarm_one_request_at_first_install_and_after_restart(
     assert API_KEY not in text
     assert config_entry.data["token"]["access_token"] not in text
 
-    freezer.tick(timedelta(hours=1))
+    # Restarted when the alarms are due again (a restart fetches only what is due).
+    freezer.tick(ALARMS_DUE)
     await restart(hass, config_entry)
     assert requests(sim, "open_alarms") == 2
     assert hass.states.get(ACTIVE).state == STATE_ON
@@ -131,7 +136,7 @@ async def test_months_old_alarm_one_request_at_first_install_and_after_restart(
 
     # Cleared while Home Assistant was off: off after the next restart, and fired once.
     sim.clear_alarm(alarm["id"])
-    freezer.tick(timedelta(hours=1))
+    freezer.tick(ALARMS_DUE)
     await restart(hass, config_entry)
     assert hass.states.get(ACTIVE).state == STATE_OFF
     assert hass.states.get(COUNT).state == "0"
@@ -162,12 +167,13 @@ async def test_alarm_raised_while_off_fires_once_with_its_data(
     assert await hass.config_entries.async_unload(config_entry.entry_id)
     await hass.async_block_till_done()
 
-    freezer.tick(timedelta(hours=3))
+    freezer.tick(ALARMS_DUE)
     new = open_alarm(sim, timedelta(hours=1), event_type_id=47, serial_number=MICRO)
     hass.data.pop(PLANNERS, None)
     hass.data.pop(ALARM_MEMORIES, None)
+    hass.data.pop(HELD_DATA, None)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     state = hass.states.get(EVENT)
     assert state.state == dt_util.utcnow().isoformat(timespec="milliseconds")
     assert state.attributes["event_type"] == "alarm_raised"

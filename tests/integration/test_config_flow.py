@@ -563,8 +563,19 @@ async def test_custom_plan_validation(
     )
     assert result["errors"] == {"base": "minute_above_month"}
 
-    with pytest.raises(vol.Invalid):
-        await _configure(result, hass, plan="custom", requests_per_minute=0, requests_per_month=100)
+    # A limit of 0 gets the flow's own translated error, and replaces the previous errors
+    # (the selector's untranslated "Value 0.0 is too small" used to come instead).
+    result = await _configure(
+        result, hass, plan="custom", requests_per_minute=0, requests_per_month=100
+    )
+    assert result["step_id"] == "plan"
+    assert result["errors"] == {CONF_REQUESTS_PER_MINUTE: "limit_too_small"}
+    result = await _configure(
+        result, hass, plan="custom", requests_per_minute=10, requests_per_month=0.5
+    )
+    assert result["errors"] == {CONF_REQUESTS_PER_MONTH: "limit_too_small"}
+    assert TRANSLATIONS["config"]["error"]["limit_too_small"]
+    assert "Watt" not in TRANSLATIONS["config"]["step"]["plan"]["data_description"]["plan"]
 
     result = await _configure(
         result, hass, plan="custom", requests_per_minute=20.0, requests_per_month=5000
@@ -1029,7 +1040,8 @@ async def test_options_reserve(
     config_entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(config_entry, options={CONF_SYSTEMS: [SYSTEM_ID]})
     result = await hass.config_entries.options.async_init(config_entry.entry_id)
-    assert result["description_placeholders"] == {"quota": "1000"}
+    # Formatted as the reader writes numbers: "1,000", not "1000".
+    assert result["description_placeholders"] == {"quota": "1,000"}
     # Nothing for other programs; 3% of the Watt plan's 1,000 for manual refreshes.
     assert _reserve_suggestions(result) == {CONF_RESERVE_OTHER: 0, CONF_RESERVE_MANUAL: 30}
 
@@ -1142,7 +1154,7 @@ async def test_flow_requests_counted(
     )
     result = await _configure(result, hass, plan="watt")
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     entry = result["result"]
     assert entry.state is ConfigEntryState.LOADED
 

@@ -158,7 +158,7 @@ async def test_get_events_of_a_window(
             "get_events",
             {"start": timedelta(days=1), "end": timedelta(days=2)},
             "history_reversed",
-            "The window ends (2026-06-19 12:01) before it starts (2026-06-20 12:01)",
+            "The window ends (2026-06-19 12:01 PDT) before it starts (2026-06-20 12:01 PDT)",
         ),
         (
             "get_events",

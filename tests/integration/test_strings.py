@@ -93,8 +93,11 @@ def test_issues_translated() -> None:
     for placeholder in ("{entity}", "{shown}", "{read}"):
         assert placeholder in issues["lifetime_energy_reset"]["description"]
     assert "{resume_at}" in issues["quota_exhausted"]["description"]
-    for placeholder in ("{systems}", "{max_systems}", "{interval}"):
-        assert placeholder in issues["plan_too_small"]["description"]
+    # Plain ({interval}) or ICU plural ({systems, plural, ...}) placeholders.
+    for placeholder in ("systems", "max_systems", "interval"):
+        assert re.search(rf"\{{{placeholder}[,}}]", issues["plan_too_small"]["description"]), (
+            placeholder
+        )
     for issue in issues.values():
         assert issue["title"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from calendar import monthrange
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
+from functools import partial
 import math
 from typing import Any
 
@@ -197,9 +198,14 @@ class EnphaseClient(EnphaseTransport):
 
     async def devices(self, system_id: int) -> Devices:
         """Fetch a system's active devices, every kind (GET /systems/{system_id}/devices)."""
-        data = await self._request(ENDPOINT_DEVICES, "GET", f"/systems/{int(system_id)}/devices")
-        with malformed(ENDPOINT_DEVICES):
-            return Devices.from_dict(data, system_id=system_id)
+        devices: Devices = await self._request(
+            ENDPOINT_DEVICES,
+            "GET",
+            f"/systems/{int(system_id)}/devices",
+            # A large inventory is decoded and parsed in the executor.
+            parse=partial(_parse_devices, system_id),
+        )
+        return devices
 
     async def retrieve_system_id(self, serial_num: str) -> int:
         """Find the system id of a gateway (Envoy) by its serial number."""
@@ -375,6 +381,11 @@ class EnphaseClient(EnphaseTransport):
             if on_page < MAX_PAGE_SIZE or new_micros == 0:
                 break
         return list(merged.values())
+
+
+def _parse_devices(system_id: int, data: Any) -> Devices:
+    with malformed(ENDPOINT_DEVICES):
+        return Devices.from_dict(data, system_id=system_id)
 
 
 def _merge_envoy(

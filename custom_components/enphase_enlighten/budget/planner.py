@@ -136,6 +136,26 @@ class RequestPlanner(IntervalPlanner):
         if task.kind != TaskKind.SUMMARY:
             self._dirty = True
 
+    def record_restored(self, task: Task, fetched_at: datetime) -> None:
+        """Note a task's answer kept from an earlier run: it ran at ``fetched_at``.
+
+        Unlike ``record_done``, a pending retry stays: a failure since then still counts.
+        """
+        last = self._last_done.get(task.key)
+        self._last_done[task.key] = fetched_at if last is None else max(last, fetched_at)
+        state = self._systems.get(task.system_id) if task.system_id is not None else None
+        if task.kind == TaskKind.SUMMARY and state is not None:
+            state.last_poll = (
+                fetched_at if state.last_poll is None else max(state.last_poll, fetched_at)
+            )
+
+    def next_upload_at(self, system_id: int) -> datetime | None:
+        """When the system's gateway can next upload (its last report plus its cadence)."""
+        state = self._systems.get(system_id)
+        if state is None or state.last_report_at is None:
+            return None
+        return state.last_report_at + state.cadence
+
     def record_failure(self, task: Task, now: datetime) -> None:
         """Note that a task failed (not a 429): retry later, twice as late at each failure.
 
