@@ -51,11 +51,11 @@ async def test_entry_diagnostics(
     # Through JSON, as the diagnostics download does (the HTTP route needs a real clock).
     diagnostics = json.loads(json_dumps(await async_get_config_entry_diagnostics(hass, loaded)))
     _assert_private_data_absent(diagnostics, loaded)
-    # The first alarms fetch reads four weeks (four requests).
-    assert diagnostics["requests"]["total"] == 9
+    # The first alarms read: the open alarms and the open events (two requests).
+    assert diagnostics["requests"]["total"] == 7
     assert diagnostics["plan"]["requests_per_month"] == 1000
     budget = diagnostics["budget"]
-    assert budget["used"] == 9
+    assert budget["used"] == 7
     assert budget["limits"] == {"per_minute": 10, "per_month": 1000}
     assert budget["projected_month_end"] <= 1000
     assert budget["freshness"]["ok"]

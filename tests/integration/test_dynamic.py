@@ -303,8 +303,9 @@ async def test_new_alarm_fires_event(
     await hass.async_block_till_done()
     event = hass.states.get("event.sunny_cottage_alarm")
     assert event.state not in {STATE_UNKNOWN, STATE_UNAVAILABLE}
-    assert event.attributes["event_type"] == "envoy_no_report"
-    assert event.attributes["event_name"] == "Gateway not reporting"
+    assert event.attributes["event_type"] == "alarm_raised"
+    assert event.attributes["event_type_key"] == "envoy_no_report"
+    assert event.attributes["name"] == "Gateway not reporting"
     assert event.attributes["severity"] == 4
     assert event.attributes["alarm_id"] == alarm["id"]
     assert hass.states.get("binary_sensor.sunny_cottage_active_alarm").state == STATE_ON
@@ -319,6 +320,9 @@ async def test_new_alarm_fires_event(
     await alarms.async_refresh()
     await hass.async_block_till_done()
     assert hass.states.get("binary_sensor.sunny_cottage_active_alarm").state == STATE_OFF
+    event = hass.states.get("event.sunny_cottage_alarm")
+    assert event.attributes["event_type"] == "alarm_cleared"
+    assert event.attributes["alarm_id"] == alarm["id"]
 
 
 async def test_alarm_of_unknown_type(
@@ -329,19 +333,24 @@ async def test_alarm_of_unknown_type(
     await loaded.runtime_data.system_data[SYSTEM_ID].alarms.async_refresh()
     await hass.async_block_till_done()
     event = hass.states.get("event.sunny_cottage_alarm")
-    assert event.attributes["event_type"] == "event_type_999999"
-    assert "event_type_999999" in event.attributes["event_types"]
+    assert event.attributes["event_type"] == "alarm_raised"
+    assert event.attributes["name"] == "Event type 999999"
+    assert event.attributes["event_type_key"] is None
 
 
-async def test_event_types_refresh_updates_event_entity(
+async def test_event_entity_fires_four_kinds_of_change(
     hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry
 ) -> None:
-    """The event entity lists the event types Enphase describes."""
+    """The event entity's types are the changes, whatever Enphase's event types are."""
     await loaded.runtime_data.event_types.async_refresh()
     await hass.async_block_till_done()
     event = hass.states.get("event.sunny_cottage_alarm")
-    assert "envoy_no_report" in event.attributes["event_types"]
-    assert "unknown_alarm" in event.attributes["event_types"]
+    assert event.attributes["event_types"] == [
+        "alarm_raised",
+        "alarm_cleared",
+        "event_opened",
+        "event_closed",
+    ]
 
 
 async def test_unknown_statuses_kept(

@@ -133,7 +133,10 @@ async def test_reference_data(
     aioclient_mock.get(f"{api}/event_types", json=_fixture("event_types"))
     aioclient_mock.get(f"{api}/698910067/summary", json=_fixture("summary"))
     aioclient_mock.get(f"{api}/698910067/devices", json=_fixture("devices"))
-    aioclient_mock.get(f"{api}/698910067/alarms", json=_fixture("alarms"))
+    # The reference has no open_alarms/open_events examples; its alarms and events have
+    # the same shape (the Swagger's own examples differ only in the `cleared` fields).
+    aioclient_mock.get(f"{api}/698910067/open_alarms", json=_fixture("alarms"))
+    aioclient_mock.get(f"{api}/698910067/open_events", json=_fixture("events"))
     aioclient_mock.get(
         f"{api}/inverters_summary_by_envoy_or_site", json=_fixture("inverters_summary")
     )

@@ -61,9 +61,17 @@ async def test_setup_and_unload(
     endpoints = [entry["endpoint"] for entry in sim.request_log]
     assert endpoints.count("search") == 1
     assert "system" not in endpoints
-    # The first alarms fetch reads four weeks, a week per request.
+    # Alarms and events: every open one, whatever its age, one request each.
     assert sorted(endpoints) == sorted(
-        ["search", "event_types", "summary", "devices", *["alarms"] * 4, "inverters_summary"]
+        [
+            "search",
+            "event_types",
+            "summary",
+            "devices",
+            "open_alarms",
+            "open_events",
+            "inverters_summary",
+        ]
     )
     assert hass.states.get("sensor.sunny_cottage_current_power") is not None
 

@@ -330,14 +330,16 @@ def test_action_described_and_translated() -> None:
     icons = json.loads((PACKAGE / "icons.json").read_text())
     described = yaml.safe_load((PACKAGE / "services.yaml").read_text())
     assert strings == en
-    assert set(described) == set(strings["services"]) == set(icons["services"]) == {"refresh"}
-    fields = strings["services"]["refresh"]["fields"]
-    assert set(described["refresh"]["fields"]) == set(fields)
-    for field in described["refresh"]["fields"].values():
-        selector.validate_selector(field["selector"])
-    for field in fields.values():
-        assert field["name"]
-        assert field["description"]
+    actions = {"refresh", "get_alarms", "get_events"}
+    assert set(described) == set(strings["services"]) == set(icons["services"]) == actions
+    for action in actions:
+        fields = strings["services"][action]["fields"]
+        assert set(described[action]["fields"]) == set(fields)
+        for field in described[action]["fields"].values():
+            selector.validate_selector(field["selector"])
+        for field in fields.values():
+            assert field["name"]
+            assert field["description"]
     source = (PACKAGE / "services.py").read_text()
     used = set(re.findall(r'translation_key="([a-z_]+)"', source))
     assert used == {"entry_not_found", "entry_not_loaded", "not_a_system", "refresh_failed"}
