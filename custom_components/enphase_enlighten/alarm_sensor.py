@@ -40,11 +40,18 @@ class EnphaseActiveAlarmsSensor(EnphaseSystemEntity[EnphaseAlarmsCoordinator], S
         event_types = runtime.event_types.data or {}
         known: dict[str, str] = {}
         if (data := runtime.system_data.get(self.coordinator.system_id)) is not None:
-            system_id = self.coordinator.system_id
             for serial, micro in (data.inverters.data or {}).items():
-                known[serial] = str(micro_device_info(system_id, micro).get("name"))
+                known[serial] = str(micro_device_info(data.inverters, micro).get("name"))
             for serial, device in (
                 data.devices.data.by_serial() if data.devices.data else {}
             ).items():
-                known[serial] = str(hardware_device_info(system_id, device).get("name"))
-        return {"alarms": open_alarms_summary(self.hass, self.coordinator.data, event_types, known)}
+                known[serial] = str(hardware_device_info(data.devices, device).get("name"))
+        return {
+            "alarms": open_alarms_summary(
+                self.hass,
+                self.coordinator.config_entry.entry_id,
+                self.coordinator.data,
+                event_types,
+                known,
+            )
+        }
