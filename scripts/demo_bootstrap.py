@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN = "enphase_enlighten"
 API_URL_ENV = "ENPHASE_ENLIGHTEN_API_URL"
+DEMO_CONFIGURATION = ROOT / "config" / "configuration.yaml"
 
 # The simulator's built-in demo application (simulator/README.md).
 SIM_CLIENT_ID = "sim-client-id"
@@ -97,8 +98,17 @@ def prepare_config_dir(config_dir: Path, *, source_config: Path | None = None) -
     restart without copying anything.
     """
     config_dir.mkdir(parents=True, exist_ok=True)
+    configuration = config_dir / "configuration.yaml"
+    if source_config is None and not configuration.exists():
+        # A new directory gets the demo's configuration, not Home Assistant's default one,
+        # which would ignore the port, the URLs and everything else the demo sets.
+        source_config = DEMO_CONFIGURATION
     if source_config is not None:
-        shutil.copyfile(source_config, config_dir / "configuration.yaml")
+        shutil.copyfile(source_config, configuration)
+    # configuration.yaml includes it; Home Assistant saves the UI's automations there.
+    automations = config_dir / "automations.yaml"
+    if not automations.exists():
+        automations.write_text("[]\n")
     custom = config_dir / "custom_components"
     custom.mkdir(exist_ok=True)
     link = custom / DOMAIN
@@ -744,7 +754,8 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=("watt", "kilowatt", "megawatt", "partner"),
         help=(
             "Enphase plan of the simulator's demo app, chosen in the config flow too "
-            "(kilowatt: summaries every 15 minutes; watt, the free plan, about every 80)"
+            "(kilowatt: summaries every 15 minutes; watt, the free plan, about every half hour "
+            "in daylight)"
         ),
     )
     parser.add_argument(

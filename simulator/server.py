@@ -297,6 +297,9 @@ def _basic_client(request: web.Request) -> tuple[str, str] | None:
 async def token(request: web.Request) -> web.Response:
     """POST /oauth/token: authorization_code and refresh_token grants, Basic client auth."""
     sim = request.app[SIM_KEY]
+    # Only a latency set for "token" itself: a slow API need not mean a slow sign-in server.
+    if (delay := sim.endpoint_latency.get("token", 0.0)) > 0:
+        await asyncio.sleep(delay)
     fault = sim.take_fault("token", oauth=True)
     if fault is not None:
         request[LOG_KEY]["fault"] = True

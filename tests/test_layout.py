@@ -21,7 +21,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("api",),
     # The request planner: limits, counters, intervals, what is due (no Home Assistant).
     ("budget",),
-    # An entry's helpers: tokens, options, messages, saved alarms, devices, repairs, budget.
+    # An entry's helpers: tokens, options, messages, saved alarms and answers, devices,
+    # repairs, budget.
     (
         "auth",
         "application_credentials",
@@ -29,6 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
         "options",
         "messages",
         "alarms",
+        "held",
         "devices",
         "repairs",
         "entry_budget",
@@ -41,15 +43,17 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # Builds and holds an entry's client, planner, scheduler and coordinators.
     ("runtime",),
     # The entity bases and device info.
-    ("entity",),
+    ("entity", "alarm_info"),
     # Platforms, service actions, diagnostics, the config flow.
     (
         "binary_sensor",
         "sensor_telemetry",
+        "alarm_sensor",
         "sensor",
         "event",
         "device_trigger",
         "services",
+        "services_history",
         "diagnostics",
         "flow_forms",
         "flow_account",

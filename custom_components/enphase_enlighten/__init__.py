@@ -10,8 +10,10 @@ from homeassistant.helpers import config_validation as cv
 from .alarms import async_forget_alarms
 from .auth import async_forget_token
 from .const import DOMAIN
+from .held import async_forget_held
 from .runtime import EnphaseConfigEntry, async_setup_runtime, device_in_use
 from .services import async_setup_services
+from .services_history import async_setup_history_services
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -26,6 +28,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the service actions, which exist whether or not an entry is loaded."""
     async_setup_services(hass)
+    async_setup_history_services(hass)
     return True
 
 
@@ -42,13 +45,14 @@ async def async_unload_entry(hass: HomeAssistant, entry: EnphaseConfigEntry) -> 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
-    """Forget the deleted entry's saved alarms and token.
+    """Forget the deleted entry's saved alarms, token and held answers.
 
     The request counts stay: they belong to the API key, which other entries or a new entry
     for the same account may still use this month.
     """
     await async_forget_alarms(hass, entry.entry_id)
     await async_forget_token(hass, entry.entry_id)
+    await async_forget_held(hass, entry.entry_id)
 
 
 async def async_remove_config_entry_device(

@@ -69,6 +69,11 @@ async def async_forget_token(hass: HomeAssistant, entry_id: str) -> None:
     await _token_store(hass, entry_id).async_remove()
 
 
+# The token request's own deadline (aiohttp's default is 300 s): a hanging token endpoint
+# then fails like an unreachable one instead of holding every fetch (and set-up) for minutes.
+TOKEN_TIMEOUT = 30.0
+
+
 def is_token_rejected(err: ClientResponseError) -> bool:
     """Tell whether a token endpoint error means the refresh token is no longer accepted."""
     return 400 <= err.status < 500 and err.status != 429
@@ -98,7 +103,8 @@ class EnphaseAuth:
         would otherwise see an aiohttp error and report a connection problem.
         """
         try:
-            await self._session.async_ensure_token_valid()
+            async with asyncio.timeout(TOKEN_TIMEOUT):
+                await self._session.async_ensure_token_valid()
         except ClientResponseError as err:
             if is_token_rejected(err):
                 raise ConfigEntryAuthFailed(

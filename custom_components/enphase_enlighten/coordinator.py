@@ -12,7 +12,17 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .alarms import alarm_memory, read_windows, requests_needed, saved_time
+from .alarms import (
+    MAX_PENDING_CHANGES,
+    AlarmChange,
+    ChangeKind,
+    SavedAlarms,
+    alarm_changes,
+    alarm_memory,
+    event_changes,
+    events_interval,
+    saved_time,
+)
 from .api import (
     Alarm,
     Devices,
@@ -22,6 +32,7 @@ from .api import (
     EnphaseError,
     EnphaseNotFoundError,
     EnphaseRateLimitError,
+    Event,
     EventType,
     MicroinverterSummary,
     Summary,
@@ -39,9 +50,9 @@ if TYPE_CHECKING:
 
     from homeassistant.config_entries import ConfigEntry
 
-    from .alarms import AlarmWindow
     from .auth import EnphaseAuth
     from .entry_budget import EntryBudget
+    from .held import HeldData
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -60,6 +71,9 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
 
     config_entry: ConfigEntry[Any]
     kind: ClassVar[TaskKind]
+    # Where the last answer is kept across reloads and restarts (set by the runtime for the
+    # kinds that hold theirs); None: fetched again at every start.
+    held: HeldData | None = None
 
     def __init__(
         self,
@@ -95,6 +109,43 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
         """Return the requests the next fetch will make (the planner counts them)."""
         return 1
 
+    @property
+    def held_key(self) -> str:
+        """Return the key of this coordinator's answer in the entry's held data."""
+        system_id = self.task.system_id
+        return str(self.kind) if system_id is None else f"{self.kind}:{system_id}"
+
+    def _hold(self, data: DataT) -> Any:
+        """Return the answer to hold, as JSON (the kinds that hold theirs say how)."""
+        raise NotImplementedError
+
+    async def _async_restore(self, held: Any) -> DataT:
+        """Rebuild the data from a held answer; raises EnphaseError when it is unreadable."""
+        raise NotImplementedError
+
+    def nothing_new(self, now: datetime) -> bool:
+        """Whether a fetch now could bring nothing newer than the data held (the summary knows)."""
+        return False
+
+    async def async_restore(self) -> bool:
+        """Start from the answer an earlier run held, with its time; return whether there was one.
+
+        The planner learns the answer's time as the task's last run, so what is still fresh
+        is not fetched again after a reload or restart.
+        """
+        if self.held is None or (answer := self.held.get(self.held_key)) is None:
+            return False
+        try:
+            data = await self._async_restore(answer.data)
+        except (EnphaseError, TypeError, ValueError, KeyError, AttributeError):
+            _LOGGER.warning("Ignoring the saved answer of %s: it is not readable", self.name)
+            return False
+        self._learn(data, answer.fetched_at)
+        self.budget.planner.record_restored(self.task, answer.fetched_at)
+        self.last_success_at = answer.fetched_at
+        self.async_set_updated_data(data)
+        return True
+
     async def async_prepare(self) -> None:
         """Restore what an earlier run saved, before the first fetch (the alarms do)."""
 
@@ -109,14 +160,21 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
             await self.auth.async_force_refresh(token)
         return await call()
 
-    async def async_manual_refresh(self) -> None:
-        """Refresh because a user asked, if the budget allows; say why not otherwise."""
+    async def async_manual_refresh(self) -> bool:
+        """Refresh because a user asked, if the budget allows; say why not otherwise.
+
+        Returns False, spending nothing, when no newer data can exist yet (``nothing_new``).
+        """
         now = dt_util.utcnow()
+        if self.nothing_new(now):
+            _LOGGER.debug("%s: no new upload yet; answering from the data held", self.name)
+            return False
         decision = self.budget.planner.can_refresh(now, self.requests_needed(now))
         if not decision:
             raise refresh_refused(decision, now)
         await self.async_request_refresh()
         await self.budget.async_changed()
+        return True
 
     async def _async_update_data(self) -> DataT:
         """Fetch data, tell the planner how it went, map client errors for Home Assistant."""
@@ -161,6 +219,8 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
             ) from err
         self._learn(data, now)
         self.not_found = False
+        if self.held is not None:
+            self.held.hold(self.held_key, now, self._hold(data))
         planner.record_done(self.task, now)
         self.budget.async_check_resumed(now)
         self.last_success_at = now
@@ -184,6 +244,28 @@ class EnphaseSystemsCoordinator(EnphaseCoordinator[dict[int, System]]):
         """Set up the systems coordinator."""
         super().__init__(hass, entry, client, auth, budget, name="Enphase systems")
         self.system_ids = selected_system_ids(entry)
+
+    async def async_restore(self) -> bool:
+        """Start from the held systems if they were fetched for the systems selected now."""
+        answer = self.held.get(self.held_key) if self.held is not None else None
+        if answer is None or not isinstance(answer.data, dict):
+            return False
+        if sorted(answer.data.get("ids") or ()) != sorted(self.system_ids):
+            # Options changed the selection: what was held is not what is asked for.
+            return False
+        return await super().async_restore()
+
+    def _hold(self, data: dict[int, System]) -> Any:
+        return {
+            "ids": sorted(self.system_ids),
+            "systems": [dict(system.raw) for system in data.values()],
+        }
+
+    async def _async_restore(self, held: Any) -> dict[int, System]:
+        systems = (System.from_dict(item) for item in held["systems"])
+        return {
+            system.system_id: system for system in systems if system.system_id in self.system_ids
+        }
 
     async def _async_fetch(self) -> dict[int, System]:
         if not self.system_ids:
@@ -292,6 +374,19 @@ class EnphaseSummaryCoordinator(EnphaseSystemCoordinator[Summary | None]):
         if data is not None:
             self.budget.planner.record_summary(self.system_id, data, now)
 
+    def _hold(self, data: Summary | None) -> Any:
+        return None if data is None else dict(data.raw)
+
+    async def _async_restore(self, held: Any) -> Summary | None:
+        return None if held is None else Summary.from_dict(held, system_id=self.system_id)
+
+    def nothing_new(self, now: datetime) -> bool:
+        """Whether the gateway cannot have uploaded since the summary held (its cadence says)."""
+        if self.data is None or self.data.last_report_at is None or not self.last_update_success:
+            return False
+        next_upload = self.budget.planner.next_upload_at(self.system_id)
+        return next_upload is not None and now < next_upload
+
 
 class EnphaseDevicesCoordinator(EnphaseSystemCoordinator[Devices | None]):
     """A system's hardware inventory; removes devices Enphase no longer lists."""
@@ -303,6 +398,28 @@ class EnphaseDevicesCoordinator(EnphaseSystemCoordinator[Devices | None]):
 
     async def _async_fetch(self) -> Devices | None:
         return await self._async_call(lambda: self.client.devices(self.system_id))
+
+    def _learn(self, data: Devices | None, now: datetime) -> None:
+        if data is None or self.data is None:
+            return
+        before = {serial: device.status for serial, device in self.data.by_serial().items()}
+        if any(
+            serial in before and before[serial] != device.status
+            for serial, device in data.by_serial().items()
+        ):
+            # A device's status changed: an alarm was probably raised or cleared.
+            self.budget.planner.mark_urgent(TaskKind.ALARMS, self.system_id)
+
+    def _hold(self, data: Devices | None) -> Any:
+        return None if data is None else dict(data.raw)
+
+    async def _async_restore(self, held: Any) -> Devices | None:
+        if held is None:
+            return None
+        # A large account's inventory (megabytes) is parsed off the event loop.
+        return await self.hass.async_add_executor_job(
+            partial(Devices.from_dict, held, system_id=self.system_id)
+        )
 
     @callback
     def _async_refresh_finished(self) -> None:
@@ -316,11 +433,16 @@ class EnphaseDevicesCoordinator(EnphaseSystemCoordinator[Devices | None]):
 
 
 class EnphaseAlarmsCoordinator(EnphaseSystemCoordinator[list[Alarm] | None]):
-    """A system's active alarms: raised within the last week, or seen open before.
+    """A system's open alarms (and open events), one request each, whatever their age.
 
-    The open alarms and the time of the last fetch are saved, so after a restart the fetch
-    covers the time Home Assistant was off (at least a week, at most four) and checks the
-    alarms followed before, instead of reading a whole month again.
+    The open events are read with the alarms every few hours on generous plans, weekly on
+    tight ones.
+
+    What changed since the previous read (alarms raised or cleared, events opened or closed)
+    waits in ``changes`` for the event entity. The open alarms and events are saved, so
+    after a restart the first read tells what changed while Home Assistant was off; at the
+    first install (nothing saved) the first read is the baseline: nothing already open is
+    news.
     """
 
     kind = TaskKind.ALARMS
@@ -329,64 +451,96 @@ class EnphaseAlarmsCoordinator(EnphaseSystemCoordinator[list[Alarm] | None]):
         """Set up the coordinator; the saved state is read in ``async_prepare``."""
         super().__init__(*args, **kwargs)
         self.memory = alarm_memory(self.hass, self.config_entry)
-        # The last successful fetch, saved; None until one is known.
+        # The last successful read, saved; None until one is known.
         self.fetched_at: datetime | None = None
-        # Ids of the open alarms an earlier run saved (not news for the event entity);
-        # None when nothing was saved (the first install).
+        # Ids of the open alarms an earlier run saved; None when nothing was saved.
         self.restored_ids: frozenset[str] | None = None
+        # The open events (None until read) and when they were read.
+        self.events: list[Event] | None = None
+        self.events_fetched_at: datetime | None = None
+        # Open alarms and events the changes are counted from; None: no baseline yet.
+        self._known_alarms: dict[str, Alarm] | None = None
+        self._known_events: dict[str, Event] | None = None
+        self.changes: list[AlarmChange] = []
         self._prepared = False
 
     async def async_prepare(self) -> None:
-        """Start from the open alarms saved by an earlier run, and its last fetch time."""
+        """Start from the open alarms and events saved by an earlier run."""
         if self._prepared:
             return
         self._prepared = True
-        saved = (await self.memory.async_load()).get(str(self.system_id))
-        if not isinstance(saved, dict):
+        saved = await self.memory.async_restore(self.system_id)
+        if saved is None:
             return
-        fetched_at = dt_util.parse_datetime(str(saved.get("fetched_at")))
-        try:
-            alarms = Alarm.list_from_response(
-                {"alarms": saved.get("open") or []}, system_id=self.system_id
-            )
-        except EnphaseError:
-            return
-        if fetched_at is None:
-            return
-        self.fetched_at = fetched_at
-        self.restored_ids = frozenset(alarm.id for alarm in alarms)
+        self.fetched_at = saved.fetched_at
+        self.restored_ids = frozenset(alarm.id for alarm in saved.alarms)
+        self._known_alarms = {alarm.id: alarm for alarm in saved.alarms}
+        if saved.events is not None:
+            self.events = saved.events
+            self.events_fetched_at = saved.events_fetched_at
+            self._known_events = {event.id: event for event in saved.events if event.is_open}
         if self.data is None:
-            self.async_set_updated_data(alarms)
+            self.async_set_updated_data(saved.alarms)
 
-    def _windows(self, now: datetime) -> tuple[datetime, list[AlarmWindow]]:
-        """Return where the recent window starts, and the windows of older followed alarms."""
-        planner = self.budget.planner
-        per_system = planner.limits.per_month / max(1, planner.system_count)
-        return read_windows(now, self.fetched_at, self.data or (), per_system)
+    async def async_restore(self) -> bool:
+        """Start from the saved open alarms (the alarms keep their own memory, not held data)."""
+        await self.async_prepare()
+        if self.restored_ids is None:
+            return False
+        self.last_success_at = self.fetched_at
+        return True
+
+    def _events_due(self, now: datetime) -> bool:
+        if self.events_fetched_at is None:
+            return True
+        return now - self.events_fetched_at >= events_interval(
+            self.budget.planner.alarm_interval(now)
+        )
 
     def requests_needed(self, now: datetime) -> int:
-        """Return the requests of the next fetch: a week each, recent and older windows."""
-        return requests_needed(now, *self._windows(now))
+        """Return the requests of the next read: the open alarms, and the events when due."""
+        return 2 if self._events_due(now) else 1
 
     async def _async_fetch(self) -> list[Alarm] | None:
         now = dt_util.utcnow()
-        start, windows = self._windows(now)
-        alarms = await self._async_call(partial(self.client.alarms, self.system_id, start, now))
-        found = {alarm.id for alarm in alarms}
-        for window_start, window_end, ids in windows:
-            # Enphase may list an open alarm in every window it overlaps: then the recent
-            # window already showed it, and its own window is not needed.
-            if ids <= found:
-                continue
-            for alarm in await self._async_call(
-                partial(self.client.alarms, self.system_id, window_start, window_end)
-            ):
-                if alarm.id not in found:
-                    found.add(alarm.id)
-                    alarms.append(alarm)
+        alarms = await self._async_call(partial(self.client.open_alarms, self.system_id))
+        changed: list[AlarmChange] = []
+        if self._known_alarms is not None:
+            changed = alarm_changes(self._known_alarms, alarms, now)
+        events = self.events
+        changes: list[AlarmChange] = []
+        if self._events_due(now):
+            events = await self._async_call(partial(self.client.open_events, self.system_id))
+            if self._known_events is not None:
+                changes = event_changes(self._known_events, events, now)
+            self._known_events = {event.id: event for event in events if event.is_open}
+            self.events, self.events_fetched_at = events, now
+        planner = self.budget.planner
+        if any(change.kind is ChangeKind.ALARM_CLEARED for change in changed) and (
+            planner.last_status(self.system_id) not in (None, "normal")
+        ):
+            # The alarm behind the status may be over: a gateway back from an outage uploads
+            # its backlog at once, while the planner may be polling slowly for want of
+            # uploads. A silent alarm's end changes nothing the summary shows.
+            planner.mark_urgent(TaskKind.SUMMARY, self.system_id)
+        self._known_alarms = {alarm.id: alarm for alarm in alarms if not alarm.cleared}
+        # The alarms last: the event entity's state then shows the alarm, not its events.
+        self.changes = [*self.changes, *changes, *changed][-MAX_PENDING_CHANGES:]
         self.fetched_at = now
-        await self.memory.async_save(self.system_id, now, alarms)
+        await self.memory.async_save(
+            self.system_id, SavedAlarms(now, alarms, self.events_fetched_at, events)
+        )
         return alarms
+
+    def pop_changes(self) -> list[AlarmChange]:
+        """Return the changes not announced yet, and forget them."""
+        changes, self.changes = self.changes, []
+        return changes
+
+    @property
+    def open_serials(self) -> set[str]:
+        """Return the serial numbers the open alarms name."""
+        return {serial for alarm in self.data or () for serial in alarm.serial_numbers}
 
 
 class EnphaseInvertersCoordinator(EnphaseSystemCoordinator[dict[str, MicroinverterSummary] | None]):
@@ -404,3 +558,12 @@ class EnphaseInvertersCoordinator(EnphaseSystemCoordinator[dict[str, Microinvert
                 if micro.serial_number:
                     micros.setdefault(micro.serial_number, micro)
         return micros
+
+    def _hold(self, data: dict[str, MicroinverterSummary] | None) -> Any:
+        return None if data is None else [dict(micro.raw) for micro in data.values()]
+
+    async def _async_restore(self, held: Any) -> dict[str, MicroinverterSummary] | None:
+        if held is None:
+            return None
+        micros = (MicroinverterSummary.from_dict(item) for item in held)
+        return {micro.serial_number: micro for micro in micros if micro.serial_number}

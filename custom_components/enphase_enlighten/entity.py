@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
+from . import compat
 from .const import DOMAIN
 from .coordinator import (
     EnphaseCoordinator,
@@ -35,6 +39,14 @@ if TYPE_CHECKING:
     from .runtime import EnphaseConfigEntry, EnphaseRuntimeData
 
 _LOGGER = logging.getLogger(__name__)
+
+# Digits of a serial number a hardware device's name ends with.
+SHORT_SERIAL = 6
+# Enphase's names carry serial numbers ("Microinverter 482110037001", "Gateway 2023...").
+LONG_NUMBER = re.compile(r"\d{9,}")
+# Entities added in one go at most: a large account (10,000 devices) adds its entities in
+# batches, in the background, the event loop free between two.
+ENTITY_BATCH = 250
 
 # Device kinds under "devices" and the model shown when Enphase sends none.
 KIND_MODELS: dict[str, str] = {
@@ -70,7 +82,29 @@ def current_system(coordinator: EnphaseCoordinator[Any]) -> System | None:
     return systems.get(system_id)
 
 
-def hardware_device_info(system_id: int, device: Device) -> DeviceInfo:
+def short_serial(serial: str) -> str:
+    """Return the end of a serial number, for a device name a person can tell apart.
+
+    Names show in cards cut to their first characters, where "Microinverter 482110037..."
+    is every microinverter of a system, and they name diagnostics files: the whole serial
+    stays in the device info (`serial_number`), not in the name.
+    """
+    return f"…{serial[-SHORT_SERIAL:]}" if len(serial) > SHORT_SERIAL else serial
+
+
+def readable_name(name: str) -> str:
+    """Return Enphase's device name with the serial-like numbers in it shortened."""
+    return LONG_NUMBER.sub(lambda match: short_serial(match.group()), name)
+
+
+def _part_of_system(coordinator: EnphaseSystemCoordinator[Any], info: DeviceInfo) -> DeviceInfo:
+    """Link a hardware device to its system's device (registered before the platforms)."""
+    registry = dr.async_get(coordinator.hass)
+    parent = system_identifier(coordinator.system_id)
+    return compat.link_to_parent(info, registry, parent, coordinator.config_entry.entry_id)
+
+
+def hardware_device_info(coordinator: EnphaseDevicesCoordinator, device: Device) -> DeviceInfo:
     """Return the device info of one piece of hardware, keyed by its serial number."""
     serial = device.serial_number or ""
     kind_model = KIND_MODELS.get(device.kind, device.kind)
@@ -79,38 +113,38 @@ def hardware_device_info(system_id: int, device: Device) -> DeviceInfo:
         # Enphase names meters by role ("production"), which is no device name on its own.
         name = " ".join(filter(None, [device.config_type or device.name, "meter"])).capitalize()
     else:
-        name = device.name or f"{kind_model} {serial}"
+        name = readable_name(device.name or f"{kind_model} {serial}")
     info = DeviceInfo(
         identifiers={(DOMAIN, serial)},
         manufacturer=MANUFACTURER,
         model=model,
         name=name,
         serial_number=serial,
-        via_device=system_identifier(system_id),
     )
     if model_id := (device.sku or device.part_number):
         info["model_id"] = model_id
     if device.firmware:
         info["sw_version"] = device.firmware
-    return info
+    return _part_of_system(coordinator, info)
 
 
-def micro_device_info(system_id: int, micro: MicroinverterSummary) -> DeviceInfo:
+def micro_device_info(
+    coordinator: EnphaseInvertersCoordinator, micro: MicroinverterSummary
+) -> DeviceInfo:
     """Return the device info of a microinverter seen in the inverters summary."""
     serial = micro.serial_number or ""
     info = DeviceInfo(
         identifiers={(DOMAIN, serial)},
         manufacturer=MANUFACTURER,
         model=micro.model or KIND_MODELS["micros"],
-        name=f"Microinverter {serial}",
+        name=f"Microinverter {short_serial(serial)}",
         serial_number=serial,
-        via_device=system_identifier(system_id),
     )
     if model_id := (micro.sku or micro.part_number):
         info["model_id"] = model_id
     if micro.proc_load:
         info["sw_version"] = micro.proc_load
-    return info
+    return _part_of_system(coordinator, info)
 
 
 class EnphaseEntity[CoordinatorT: EnphaseCoordinator[Any]](CoordinatorEntity[CoordinatorT]):
@@ -181,7 +215,7 @@ class EnphaseHardwareEntity(EnphaseEntity[EnphaseDevicesCoordinator]):
             coordinator,
             description,
             serial,
-            hardware_device_info(coordinator.system_id, device),
+            hardware_device_info(coordinator, device),
         )
         self.serial = serial
 
@@ -189,7 +223,7 @@ class EnphaseHardwareEntity(EnphaseEntity[EnphaseDevicesCoordinator]):
     def _find(coordinator: EnphaseDevicesCoordinator, serial: str) -> Device | None:
         if coordinator.data is None:
             return None
-        return coordinator.data.by_serial().get(serial)
+        return coordinator.data.find(serial)
 
     @property
     def device(self) -> Device | None:
@@ -213,9 +247,7 @@ class EnphaseMicroEntity(EnphaseEntity[EnphaseInvertersCoordinator]):
     ) -> None:
         """Bind the entity to a microinverter (it has a serial number)."""
         serial = micro.serial_number or ""
-        super().__init__(
-            coordinator, description, serial, micro_device_info(coordinator.system_id, micro)
-        )
+        super().__init__(coordinator, description, serial, micro_device_info(coordinator, micro))
         self.serial = serial
 
     @property
@@ -252,22 +284,45 @@ def async_add_entities_when_seen(
     """
     added: set[str] = set()
 
+    def _build(pending: list[tuple[str, Callable[[], Entity]]]) -> list[Entity]:
+        entities: list[Entity] = []
+        for unique_id, build in pending:
+            entity = build()
+            entity.async_on_remove(partial(added.discard, unique_id))
+            entities.append(entity)
+        return entities
+
     @callback
     def _add_new() -> None:
         system_id = getattr(coordinator, "system_id", None)
         if system_id is not None and system_id not in entry.runtime_data.system_data:
             # The system was dropped; a fetch still under way must not bring it back.
             return
-        new: list[Entity] = []
+        pending: list[tuple[str, Callable[[], Entity]]] = []
         for unique_id, build in factory():
-            if unique_id in added:
-                continue
-            added.add(unique_id)
-            entity = build()
-            entity.async_on_remove(partial(added.discard, unique_id))
-            new.append(entity)
-        if new:
-            async_add_entities(new)
+            if unique_id not in added:
+                added.add(unique_id)
+                pending.append((unique_id, build))
+        if len(pending) <= ENTITY_BATCH:
+            if pending:
+                async_add_entities(_build(pending))
+            return
+        entry.async_create_background_task(
+            coordinator.hass,
+            _async_add_in_batches(pending, _build, async_add_entities),
+            f"{DOMAIN} add {len(pending)} entities",
+        )
 
     _add_new()
     entry.async_on_unload(coordinator.async_add_listener(_add_new))
+
+
+async def _async_add_in_batches(
+    pending: list[tuple[str, Callable[[], Entity]]],
+    build: Callable[[list[tuple[str, Callable[[], Entity]]]], list[Entity]],
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Create and add many entities a batch at a time, letting the event loop run between."""
+    for start in range(0, len(pending), ENTITY_BATCH):
+        async_add_entities(build(pending[start : start + ENTITY_BATCH]))
+        await asyncio.sleep(0)

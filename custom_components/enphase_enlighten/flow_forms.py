@@ -17,9 +17,9 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-import voluptuous as vol
 
 from .budget import PlanLimits, Reserve
+from .compat import vol
 from .const import (
     CONF_API_KEY,
     CONF_PLAN,
@@ -53,8 +53,11 @@ API_KEY_SCHEMA = vol.Schema(
     {vol.Required(CONF_API_KEY): TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))}
 )
 
+# min=0, not 1: below the selector's minimum the form would answer with the selector's own
+# untranslated "Value 0.0 is too small" beside the previous submit's errors; the flow says
+# "limit_too_small" itself (form_plan_limits).
 LIMIT_SELECTOR = NumberSelector(
-    NumberSelectorConfig(min=1, max=1_000_000_000, step=1, mode=NumberSelectorMode.BOX)
+    NumberSelectorConfig(min=0, max=1_000_000_000, step=1, mode=NumberSelectorMode.BOX)
 )
 PLAN_SCHEMA = vol.Schema(
     {
@@ -133,6 +136,14 @@ def form_plan_limits(
         for field in (CONF_REQUESTS_PER_MINUTE, CONF_REQUESTS_PER_MONTH)
         if user_input.get(field) is None
     }
+    errors.update(
+        {
+            field: "limit_too_small"
+            for field in (CONF_REQUESTS_PER_MINUTE, CONF_REQUESTS_PER_MONTH)
+            if field not in errors
+            and (user_input[field] < 1 or user_input[field] != int(user_input[field]))
+        }
+    )
     if errors:
         return (0, 0), errors
     per_minute = int(user_input[CONF_REQUESTS_PER_MINUTE])

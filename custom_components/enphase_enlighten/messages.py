@@ -16,8 +16,13 @@ if TYPE_CHECKING:
 
 
 def format_time(when: datetime) -> str:
-    """Return a time for a message, in Home Assistant's time zone."""
-    return dt_util.as_local(when).strftime("%Y-%m-%d %H:%M")
+    """Return a time for a message, in Home Assistant's time zone, naming the zone.
+
+    The zone is named because the reader may be elsewhere than the home (UTC when the zone has
+    no abbreviation).
+    """
+    local = dt_util.as_local(when)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or 'UTC'}"
 
 
 def refresh_refused(decision: RefreshDecision, now: datetime) -> HomeAssistantError:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
@@ -22,16 +23,11 @@ from homeassistant.helpers.config_entry_oauth2_flow import (
 from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
+from . import compat
 from .api import EnphaseClient, RequestRecord, System
 from .auth import EnphaseAuth, async_restore_token
 from .budget import SystemProfile, with_fallback_zone
-from .const import (
-    CONF_API_KEY,
-    CONF_RESERVE_MANUAL,
-    CONF_RESERVE_OTHER,
-    CONF_SYSTEMS,
-    DOMAIN,
-)
+from .const import CONF_API_KEY, DOMAIN
 from .coordinator import (
     EnphaseAlarmsCoordinator,
     EnphaseDevicesCoordinator,
@@ -51,10 +47,14 @@ from .devices import (
 )
 from .energy import EnphaseEnergyCoordinator
 from .entry_budget import EntryBudget, planner_registry
+from .held import HeldData, held_data
 from .messages import format_time
 from .options import plan_limits, plan_reserve, selected_system_ids, unreadable_settings
 from .repairs import async_update_settings_issue, async_update_system_missing_issue
 from .scheduler import EnphaseScheduler
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -64,6 +64,10 @@ MISSING_CONFIRM_AFTER = timedelta(hours=1)
 
 # Microinverter sensors: the inverters summary is fetched only while one of them is enabled.
 MICRO_SENSOR_KEYS = ("micro_power", "micro_lifetime_energy")
+# How long set-up waits for Enphase (the token, the systems when none are held), in seconds:
+# under Home Assistant's 10 s warning. Past it set-up is retried; what was asked goes on in
+# the background and its answer is kept for the retry.
+SETUP_DEADLINE = 6.0
 
 
 @dataclass
@@ -112,6 +116,7 @@ class EnphaseRuntimeData:
     scheduler: EnphaseScheduler
     systems: EnphaseSystemsCoordinator
     event_types: EnphaseEventTypesCoordinator
+    held: HeldData
     system_data: dict[int, EnphaseSystemData] = field(default_factory=dict)
     # Selected systems missing from Enphase's systems answer, since the first read without.
     missing: dict[int, datetime] = field(default_factory=dict)
@@ -140,6 +145,8 @@ def build_system_data(
     energy.system_name = lambda: (
         system.name if (system := (runtime.systems.data or {}).get(system_id)) is not None else None
     )
+    for coordinator in (summary, devices, inverters):
+        coordinator.held = runtime.held
     return EnphaseSystemData(
         system_id=system_id,
         summary=summary,
@@ -154,12 +161,12 @@ def wants_inverters(hass: HomeAssistant, entry: ConfigEntry[Any], system_id: int
     """Whether a system's microinverter sensors are in use (or not created yet)."""
     entities = er.async_get(hass)
     devices = dr.async_get(hass)
-    system_device = devices.async_get_device(identifiers={system_identifier(system_id)})
+    system_device = compat.get_device(devices, system_identifier(system_id), entry.entry_id)
     found = False
     for entity in er.async_entries_for_config_entry(entities, entry.entry_id):
         if not entity.unique_id.endswith(MICRO_SENSOR_KEYS) or entity.device_id is None:
             continue
-        device = devices.async_get(entity.device_id)
+        device = compat.get_device_by_id(devices, entity.device_id)
         if device is None or system_device is None or device.via_device_id != system_device.id:
             continue
         found = True
@@ -208,7 +215,32 @@ def update_planner_systems(hass: HomeAssistant, entry: EnphaseConfigEntry) -> No
     runtime.budget.systems = tuple(sorted(runtime.system_data))
 
 
-async def _async_auth(hass: HomeAssistant, entry: EnphaseConfigEntry) -> EnphaseAuth:
+async def _async_by_deadline[T](
+    hass: HomeAssistant, deadline: float, work: Coroutine[Any, Any, T], name: str
+) -> T:
+    """Await ``work`` until the set-up deadline (loop time); past it, set-up is retried.
+
+    The work is not cancelled at the deadline: a token refresh Enphase has already answered
+    must still be saved (the old refresh token is dead), and a systems answer is held for
+    the retry. Each request has its own timeout, so the work ends.
+    """
+    task = hass.async_create_background_task(work, f"{DOMAIN} {name}")
+    # Retrieved here, so a failure after the deadline is not reported as never retrieved.
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await asyncio.shield(task)
+    except TimeoutError as err:
+        if not task.done():
+            raise ConfigEntryNotReady(
+                translation_domain=DOMAIN, translation_key="setup_slow"
+            ) from err
+        raise
+
+
+async def _async_auth(
+    hass: HomeAssistant, entry: EnphaseConfigEntry, deadline: float
+) -> EnphaseAuth:
     """Return the entry's token supply, with a valid access token already in hand."""
     try:
         implementation = await async_get_config_entry_implementation(hass, entry)
@@ -222,7 +254,7 @@ async def _async_auth(hass: HomeAssistant, entry: EnphaseConfigEntry) -> Enphase
     auth = EnphaseAuth(hass, OAuth2Session(hass, entry, implementation))
     try:
         # A rejected refresh token raises ConfigEntryAuthFailed (reauth) from here as is.
-        await auth.async_get_access_token()
+        await _async_by_deadline(hass, deadline, auth.async_get_access_token(), "token")
     except UpdateFailed as err:
         raise ConfigEntryNotReady(
             translation_domain=DOMAIN, translation_key="token_refresh_failed"
@@ -231,17 +263,21 @@ async def _async_auth(hass: HomeAssistant, entry: EnphaseConfigEntry) -> Enphase
 
 
 async def async_setup_runtime(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
-    """Build the entry's runtime data, fetch the systems and run the first due fetches.
+    """Build the entry's runtime data from what is held, or fetch the systems; start polling.
 
-    Raises ConfigEntryNotReady while the token, the plan's limits or Enphase stand in the
-    way, ConfigEntryAuthFailed when the refresh token is refused.
+    Set-up waits only for what the entities need to exist: a token and the systems (held
+    from an earlier run, or one search), within ``SETUP_DEADLINE``. The other fetches run
+    in the background; held answers stand in for them until then. Raises
+    ConfigEntryNotReady while the token, the budget or Enphase stand in the way (set-up is
+    retried), ConfigEntryAuthFailed when the refresh token is refused.
     """
+    deadline = asyncio.get_running_loop().time() + SETUP_DEADLINE
     api_key = entry.data.get(CONF_API_KEY)
     if not isinstance(api_key, str) or not api_key.strip():
         # Lost from the entry (edited by hand): the reauth flow asks for it again.
         raise ConfigEntryAuthFailed(translation_domain=DOMAIN, translation_key="api_key_missing")
     async_update_settings_issue(hass, entry, unreadable_settings(entry))
-    auth = await _async_auth(hass, entry)
+    auth = await _async_auth(hass, entry, deadline)
     stats = RequestStats()
     registry = planner_registry(hass)
     # Entries with the same API key share one planner: the quota is the application's.
@@ -269,7 +305,10 @@ async def async_setup_runtime(hass: HomeAssistant, entry: EnphaseConfigEntry) ->
     )
     scheduler = EnphaseScheduler(hass, entry, budget)
     entry.async_on_unload(scheduler.async_stop)
+    held = held_data(hass, entry.entry_id)
+    await held.async_load()
     systems = EnphaseSystemsCoordinator(hass, entry, client, auth, budget)
+    systems.held = held
     event_types = EnphaseEventTypesCoordinator(hass, entry, client, auth, budget)
     runtime = EnphaseRuntimeData(
         client=client,
@@ -279,24 +318,15 @@ async def async_setup_runtime(hass: HomeAssistant, entry: EnphaseConfigEntry) ->
         scheduler=scheduler,
         systems=systems,
         event_types=event_types,
+        held=held,
     )
-    now = dt_util.utcnow()
-    if not (decision := planner.can_refresh(now, 1)):
-        # Enphase said stop (a 429), or this minute's requests are spent (a reload right
-        # after a setup): asking now would only earn a 429.
-        budget.async_update_issues(now)
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="rate_limited_until",
-            translation_placeholders={"retry_at": format_time(decision.retry_at or now)},
-        )
-    await systems.async_config_entry_first_refresh()
-    # Counted and saved even if the setup stops here.
-    await budget.async_changed()
+    if not await systems.async_restore():
+        await _async_first_systems(hass, runtime, deadline)
     if systems.data is None:
         # Rate limited before the first answer: nothing is known about the systems yet.
         raise ConfigEntryNotReady(translation_domain=DOMAIN, translation_key="rate_limited")
 
+    now = dt_util.utcnow()
     # A system known from an earlier run but missing from this answer is kept for now:
     # one empty answer must not remove it and its devices (see _on_systems_update).
     known = registered_system_ids(hass, entry)
@@ -310,54 +340,85 @@ async def async_setup_runtime(hass: HomeAssistant, entry: EnphaseConfigEntry) ->
     await _async_start(hass, entry)
 
 
+async def _async_first_systems(
+    hass: HomeAssistant, runtime: EnphaseRuntimeData, deadline: float
+) -> None:
+    """Fetch the systems for a set-up with none held, if the planner lets set-up spend."""
+    planner, budget, systems = runtime.budget.planner, runtime.budget, runtime.systems
+    now = dt_util.utcnow()
+    if not (decision := planner.may_spend(now, planner.cost(systems.task), systems.task)):
+        # Enphase said stop (a 429), this minute's requests are spent (a reload right after
+        # a setup), or the search failed and backs off: asking now would spend for nothing.
+        budget.async_update_issues(now)
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            # Not Enphase's pause but the search's own backoff after a failure.
+            translation_key="rate_limited_until"
+            if planner.blocked_until(now) is not None or decision.reason != "backing_off"
+            else "setup_backing_off",
+            translation_placeholders={"retry_at": format_time(decision.retry_at or now)},
+        )
+    try:
+        await _async_by_deadline(
+            hass, deadline, systems.async_config_entry_first_refresh(), "systems"
+        )
+    except ConfigEntryNotReady as err:
+        if err.translation_key == "setup_slow":
+            # It goes on in the background (its answer is held for the retry); for the
+            # planner it failed, so a retry with nothing held waits before asking again.
+            planner.record_failure(systems.task, now)
+        raise
+    finally:
+        # Counted and saved even if the setup stops here.
+        await budget.async_changed()
+
+
 async def _async_start(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
-    """Run the first fetches, create the system devices, follow system and option changes."""
+    """Restore held answers, create the system devices, start polling, follow changes."""
     runtime = entry.runtime_data
     scheduler, systems, event_types = runtime.scheduler, runtime.systems, runtime.event_types
-    # Only the systems gate the setup. What the entities need is fetched in the first run,
-    # as far as the per-minute limit allows; a failure there leaves those entities
-    # unavailable until their next fetch instead of retrying the whole setup, which would
-    # spend the quota again on what already succeeded. Event types saved by an earlier
-    # run are used as they are until the planner says they are due.
+    # Only the systems gate the setup. Held answers stand for the rest until the planner
+    # says they are due; what none is held for is fetched in the first run, in the
+    # background, as far as the per-minute limit allows. A failure there leaves those
+    # entities unavailable until their next fetch instead of retrying the whole setup,
+    # which would spend the quota again on what already succeeded.
     scheduler.add(systems, first_fetch=False)
     scheduler.add(event_types, first_fetch=not await event_types.async_load_cached())
     for system_id, data in runtime.system_data.items():
-        scheduler.add(data.summary)
-        scheduler.add(data.devices)
-        scheduler.add(data.alarms)
+        scheduler.add(data.summary, first_fetch=not await data.summary.async_restore())
+        scheduler.add(data.devices, first_fetch=not await data.devices.async_restore())
+        scheduler.add(data.alarms, first_fetch=not await data.alarms.async_restore())
         # Microinverter data only while one of its sensors is enabled (the planner
         # schedules it on the same condition); the first setup has none yet.
-        scheduler.add(data.inverters, first_fetch=wants_inverters(hass, entry, system_id))
+        restored = await data.inverters.async_restore()
+        scheduler.add(
+            data.inverters, first_fetch=wants_inverters(hass, entry, system_id) and not restored
+        )
         for coordinator in (data.summary, data.devices):
             entry.async_on_unload(
                 coordinator.async_add_listener(partial(_on_system_fetched, hass, entry, system_id))
             )
-    # Telemetry after the first run: the devices it fetched say which channels exist. It
-    # runs at once only if due (a restart does not import again what is in the recorder).
+    register_system_devices(hass, entry, runtime.system_data, systems.data)
+    # No update listener: the options flow reloads the entry when it saves new options, the
+    # reconfigure and reauth flows when they finish, and token refreshes reload nothing.
+    entry.async_on_unload(systems.async_add_listener(lambda: _on_systems_update(hass, entry)))
+    # Telemetry after the first run: the devices it fetched (or held) say which channels
+    # exist. It runs at once only if due (a restart does not import again what is in the
+    # recorder).
     now = dt_util.utcnow()
     energy_due = {
         system_id: (when := runtime.budget.planner.when_due(data.energy.task, now)) is not None
         and when <= now
         for system_id, data in runtime.system_data.items()
     }
-    await scheduler.async_run()
-    for system_id, data in runtime.system_data.items():
-        scheduler.add(data.energy, first_fetch=energy_due[system_id])
-    if any(energy_due.values()):
-        entry.async_create_background_task(
-            hass, scheduler.async_run(), f"{DOMAIN} first energy import"
-        )
-    register_system_devices(hass, entry, runtime.system_data, systems.data)
-    entry.async_on_unload(systems.async_add_listener(lambda: _on_systems_update(hass, entry)))
-    reloading_options = (CONF_SYSTEMS, CONF_RESERVE_OTHER, CONF_RESERVE_MANUAL)
-    selection = [entry.options.get(option) for option in reloading_options]
 
-    async def _async_entry_updated(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
-        # Token refreshes update the entry too; only new options (systems, reserve) reload.
-        if [entry.options.get(option) for option in reloading_options] != selection:
-            await hass.config_entries.async_reload(entry.entry_id)
+    async def _async_add_energy() -> None:
+        for system_id, data in list(runtime.system_data.items()):
+            scheduler.add(data.energy, first_fetch=energy_due.get(system_id, False))
+        if any(energy_due.values()):
+            await scheduler.async_run()
 
-    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
+    scheduler.start(then=_async_add_energy)
 
 
 @callback
@@ -386,7 +447,7 @@ def _on_systems_update(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
         if runtime.missing.pop(system_id, None) is not None:
             _LOGGER.info("Enphase lists system %s again", system_id)
             async_update_system_missing_issue(hass, entry, system_id, "", None)
-        device = registry.async_get_device(identifiers={system_identifier(system_id)})
+        device = compat.get_device(registry, system_identifier(system_id), entry.entry_id)
         if device is not None and system.name and device.name != system.name:
             registry.async_update_device(device.id, name=system.name)
     # Time zones and gateway links may have changed, or systems gone.
@@ -406,7 +467,7 @@ def _mark_missing(
     )
     # The name is for the user's own repair list only, never for the log.
     async_update_system_missing_issue(
-        hass, entry, system_id, system_device_name(hass, system_id), now
+        hass, entry, system_id, system_device_name(hass, entry, system_id), now
     )
 
 
@@ -431,6 +492,7 @@ def _drop_system(hass: HomeAssistant, entry: EnphaseConfigEntry, system_id: int)
     _LOGGER.warning("Enphase system %s is gone; removing it and its devices", system_id)
     for coordinator in data.coordinators:
         entry.async_create_task(hass, coordinator.async_shutdown())
+        runtime.held.forget(coordinator.held_key)
     runtime.scheduler.remove_system(system_id)
     remove_system_device(hass, entry, system_id)
     runtime.missing.pop(system_id, None)

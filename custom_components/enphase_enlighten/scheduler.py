@@ -14,6 +14,8 @@ from .budget import Task, TaskKind
 from .const import DOMAIN
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from homeassistant.config_entries import ConfigEntry
 
     from .coordinator import EnphaseCoordinator
@@ -143,6 +145,22 @@ class EnphaseScheduler:
             return
         self.next_run = max(wakeup, now + MIN_WAKEUP)
         self._unsub = async_track_point_in_utc_time(self.hass, self._fire, self.next_run)
+
+    @callback
+    def start(self, then: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Run the first fetches in the background: set-up does not wait for Enphase.
+
+        ``then`` runs after them (the telemetry, which needs the hardware they fetched).
+        """
+
+        async def _async_first() -> None:
+            await self.async_run()
+            if then is not None:
+                await then()
+
+        self.entry.async_create_background_task(
+            self.hass, _async_first(), f"{DOMAIN} first fetches"
+        )
 
     @callback
     def _fire(self, _now: datetime) -> None:

@@ -20,6 +20,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.util import dt as dt_util
 
+from .alarm_sensor import ACTIVE_ALARMS, EnphaseActiveAlarmsSensor
 from .coordinator import (
     EnphaseDevicesCoordinator,
     EnphaseInvertersCoordinator,
@@ -31,6 +32,7 @@ from .entity import (
     EnphaseSystemEntity,
     async_add_entities_when_seen,
     budget_device_info,
+    current_system,
     hardware_serials,
 )
 from .lifetime import LifetimeEnergy
@@ -113,6 +115,9 @@ class EnphaseDeviceSensorDescription(SensorEntityDescription):
     value_fn: Callable[[Device], float | int | str | datetime | None]
     exists_fn: Callable[[Device], bool] = lambda _device: True
     enabled_for_micros: bool = True
+    # Only when the system's gateway reports over cellular (or its link is not known):
+    # Enphase lists a modem block for broadband gateways too.
+    cellular_only: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -271,6 +276,7 @@ DEVICE_SENSORS: tuple[EnphaseDeviceSensorDescription, ...] = (
         entity_category=EntityCategory.DIAGNOSTIC,
         value_fn=_plan_end,
         exists_fn=lambda device: _plan_end(device) is not None,
+        cellular_only=True,
     ),
 )
 
@@ -302,6 +308,10 @@ async def async_setup_entry(
     budget = entry.runtime_data.budget
     async_add_entities(
         EnphaseBudgetSensor(entry, budget, description) for description in BUDGET_SENSORS
+    )
+    async_add_entities(
+        EnphaseActiveAlarmsSensor(data.alarms, ACTIVE_ALARMS)
+        for data in entry.runtime_data.system_data.values()
     )
     for data in entry.runtime_data.system_data.values():
         async_add_entities_when_seen(
@@ -345,8 +355,13 @@ def _device_factory(
     coordinator: EnphaseDevicesCoordinator,
 ) -> Callable[[], Iterable[tuple[str, Callable[[], Entity]]]]:
     def factory() -> Iterable[tuple[str, Callable[[], Entity]]]:
+        system = current_system(coordinator)
+        link = (system.connection_type or "").lower() if system is not None else ""
+        broadband = bool(link) and "cell" not in link
         for serial, device in hardware_serials(coordinator):
             for description in DEVICE_SENSORS:
+                if description.cellular_only and broadband:
+                    continue
                 if description.exists_fn(device):
                     yield (
                         f"{serial}_{description.key}",

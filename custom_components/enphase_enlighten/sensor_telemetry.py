@@ -123,10 +123,20 @@ class EnphaseLiveSensor(EnphaseSystemEntity[EnphaseEnergyCoordinator], SensorEnt
             return None
         return value
 
+    async def async_added_to_hass(self) -> None:
+        """Follow the coordinator, and turn unknown when the value turns a day old."""
+        await super().async_added_to_hass()
+        self._schedule_expiry()
+
     @callback
-    def async_write_ha_state(self) -> None:
-        """Write the state, and again when the value turns a day old (then unknown)."""
-        super().async_write_ha_state()
+    def _handle_coordinator_update(self) -> None:
+        """Write the new state, and again when the new value turns a day old (then unknown)."""
+        self._schedule_expiry()
+        super()._handle_coordinator_update()
+
+    @callback
+    def _schedule_expiry(self) -> None:
+        # async_write_ha_state is final in newer Home Assistant: every write path is hooked.
         if self._expiry is not None:
             self._expiry()
             self._expiry = None

@@ -18,15 +18,16 @@ from homeassistant.core import (
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
-import voluptuous as vol
 
+from . import compat
 from .budget import RefreshDecision, RefreshRefusal
+from .compat import vol
 from .const import DOMAIN
 from .messages import refresh_refused
 
 if TYPE_CHECKING:
     from .coordinator import EnphaseSummaryCoordinator
-    from .runtime import EnphaseConfigEntry
+    from .runtime import EnphaseConfigEntry, EnphaseRuntimeData
 
 SERVICE_REFRESH = "refresh"
 SERVICE_IMPORT_HISTORY = "import_history"
@@ -88,10 +89,10 @@ def _loaded_entry(hass: HomeAssistant, entry_id: str) -> EnphaseConfigEntry:
 def _system_of_device(hass: HomeAssistant, entry: EnphaseConfigEntry, device_id: str) -> int:
     """Return the system id of a system device, or of the system a hardware device is part of."""
     registry = dr.async_get(hass)
-    device = registry.async_get(device_id)
+    device = compat.get_device_by_id(registry, device_id)
     if device is not None and device.via_device_id is not None:
-        device = registry.async_get(device.via_device_id)
-    if device is not None and entry.entry_id in device.config_entries:
+        device = compat.get_device_by_id(registry, device.via_device_id)
+    if device is not None and compat.owns_device(device, entry.entry_id):
         for domain, ident in device.identifiers:
             if (
                 domain == DOMAIN
@@ -121,12 +122,35 @@ async def _async_refresh(call: ServiceCall) -> ServiceResponse:
         runtime.system_data[system_id].summary for system_id in system_ids
     ]
     planner = runtime.budget.planner
+    started = dt_util.utcnow()
+    # No upload since the summary held can exist yet: it is the answer, for free.
+    held = [coordinator.system_id for coordinator in targets if coordinator.nothing_new(started)]
+    targets = [coordinator for coordinator in targets if coordinator.system_id not in held]
+    requests_before = runtime.stats.total
+    if targets:
+        await _async_refresh_targets(runtime, targets)
+    now = dt_util.utcnow()
+    if not call.return_response:
+        return None
+    return {
+        "systems": list(system_ids),
+        "requests_spent": runtime.stats.total - requests_before,
+        "requests_remaining": planner.stats(now).remaining,
+        # Systems answered from the data held: their gateway cannot have uploaded since.
+        "unchanged_systems": list(held),
+    }
+
+
+async def _async_refresh_targets(
+    runtime: EnphaseRuntimeData, targets: list[EnphaseSummaryCoordinator]
+) -> None:
+    """Fetch the targets' summaries within a reservation; raise when refused or failed."""
+    planner = runtime.budget.planner
     # The requests are reserved before any is sent: of many calls at once, only what the
     # minute allows goes out, the rest are refused here.
     reservation = planner.reserve_refresh(dt_util.utcnow(), len(targets))
     if not reservation:
         raise refresh_refused(reservation.decision, dt_util.utcnow())
-    requests_before = runtime.stats.total
     with reservation:
         # Not the debounced request_refresh: the user waits for this answer.
         await asyncio.gather(*(coordinator.async_refresh() for coordinator in targets))
@@ -149,13 +173,6 @@ async def _async_refresh(call: ServiceCall) -> ServiceResponse:
             translation_key="refresh_failed",
             translation_placeholders={"error": str(failed.last_exception)},
         )
-    if not call.return_response:
-        return None
-    return {
-        "systems": list(system_ids),
-        "requests_spent": runtime.stats.total - requests_before,
-        "requests_remaining": planner.stats(now).remaining,
-    }
 
 
 async def _async_import_history(call: ServiceCall) -> ServiceResponse:
@@ -183,7 +200,7 @@ async def _async_import_history(call: ServiceCall) -> ServiceResponse:
     if stats.projected_month_end + total > limit:
         raise HomeAssistantError(
             translation_domain=DOMAIN,
-            translation_key="history_budget",
+            translation_key="import_budget",
             translation_placeholders={
                 "requests": str(total),
                 "available": str(max(0, limit - stats.projected_month_end)),

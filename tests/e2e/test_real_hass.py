@@ -184,6 +184,9 @@ async def test_real_hass_demo(real_hass: RealHass) -> None:
         async with client.websocket() as ws:
             services = await ws.call("get_services")
         assert "homeassistant" in services
+        # Saved automations run, and the README's alarm example has its notify target.
+        assert "reload" in services["automation"]
+        assert "persistent_notification" in services["notify"]
 
         entries = await client.config_entries()
         assert [entry["entry_id"] for entry in entries] == [entry_id]
@@ -322,21 +325,30 @@ async def test_real_hass_demo(real_hass: RealHass) -> None:
 
         # Entities update: twelve simulated hours later (within the token's lifetime, and
         # long enough for even a cellular gateway to upload), a refresh asked for through
-        # the REST API brings a later report and a lifetime energy that has not stepped back.
+        # the REST API brings a later report; unless, by Home Assistant's own clock (which
+        # did not jump), no new upload can exist yet: then it asks nothing and says so.
         last_report = _one(system_entities, "last_report")
         before = states[last_report]["state"]
         async with session.post(f"{real_hass.api_url}/_sim/clock", json={"advance": 12 * 3600}):
             pass
-        await client.request(
-            "POST",
-            "/api/services/homeassistant/update_entity",
-            json={"entity_id": [last_report, lifetime]},
-        )
-        after = await _wait_for_change(client, last_report, before, within=30)
-        assert datetime.fromisoformat(after["state"]) > datetime.fromisoformat(before), (
-            before,
-            after["state"],
-        )
+        answer = (
+            await client.request(
+                "POST",
+                "/api/services/enphase_enlighten/refresh?return_response",
+                json={"config_entry_id": entry_id},
+            )
+        )["service_response"]
+        if answer["unchanged_systems"]:
+            assert answer["requests_spent"] == 0, answer
+            after = {state["entity_id"]: state for state in await client.states()}[last_report]
+            assert after["state"] == before
+        else:
+            assert answer["requests_spent"] == len(answer["systems"]), answer
+            after = await _wait_for_change(client, last_report, before, within=30)
+            assert datetime.fromisoformat(after["state"]) > datetime.fromisoformat(before), (
+                before,
+                after["state"],
+            )
         new_lifetime = {state["entity_id"]: state for state in await client.states()}[lifetime]
         assert _number(new_lifetime) >= _number(states[lifetime])
 
@@ -373,17 +385,22 @@ async def test_real_hass_reauth(real_hass: RealHass) -> None:
         client = HomeAssistantClient(session, real_hass.base_url)
         await client.login("demo", "demo-password")
         await client.request("POST", f"/api/config/config_entries/entry/{entry_id}/reload")
+        # The reload asks Enphase nothing (its answers are held and fresh), so it loads; the
+        # next request meets the forgotten sign-in, and the entry asks to sign in again.
         (entry,) = await client.config_entries()
-        assert entry["state"] == "setup_error"
+        assert entry["state"] == "loaded"
+        registry = await client.integration_entities()
+        enabled = [entity["entity_id"] for entity in registry if entity["disabled_by"] is None]
+        await client.request(
+            "POST", "/api/services/homeassistant/update_entity", json={"entity_id": enabled}
+        )
 
         # The repair's "Reconfigure": confirm, sign in at the (simulated) Enphase, and the
         # stored API key is checked again; no new entry.
         assert await client.reauthenticate() == 1
         entry = await _wait_for_entry_state(client, "loaded", within=30)
         assert entry["entry_id"] == entry_id
-        registry = await client.integration_entities()
-        enabled = {entity["entity_id"] for entity in registry if entity["disabled_by"] is None}
-        states = await _wait_for_states(client, enabled, within=30)
+        states = await _wait_for_states(client, set(enabled), within=30)
         assert not [e for e in enabled if states.get(e, {}).get("state") == "unavailable"]
 
 
@@ -442,7 +459,9 @@ async def test_real_hass_killed_right_after_a_token_rotation(real_hass: RealHass
         await asyncio.sleep(2)
         before = _entry_refresh_token(real_hass.config_dir, entry_id)
         registry = await client.integration_entities()
-        entity_id = next(e["entity_id"] for e in registry if e["disabled_by"] is None)
+        # Every entity: a summary with no new upload possible yet answers from what is held,
+        # the others fetch.
+        entity_ids = [e["entity_id"] for e in registry if e["disabled_by"] is None]
 
         # Enphase expires the access token; the next fetch gets a 401 and refreshes.
         await _sim_call(session, "DELETE", f"{real_hass.api_url}/_sim/requests")
@@ -451,7 +470,7 @@ async def test_real_hass_killed_right_after_a_token_rotation(real_hass: RealHass
             client.request(
                 "POST",
                 "/api/services/homeassistant/update_entity",
-                json={"entity_id": [entity_id]},
+                json={"entity_id": entity_ids},
             )
         )
         deadline = time.monotonic() + 30
@@ -489,6 +508,19 @@ async def test_real_hass_killed_right_after_a_token_rotation(real_hass: RealHass
         await client.login("demo", "demo-password")
         entry = await _wait_for_entry_state(client, "loaded", within=90)
         assert entry["state"] == "loaded", (entry["state"], entry.get("reason"))
+        # Loaded from the held answers, it asks nothing at start: the next fetch (asked for
+        # here, of every entity) meets the expired access token and refreshes.
+        registry = await client.integration_entities()
+        enabled = [e["entity_id"] for e in registry if e["disabled_by"] is None]
+        await client.request(
+            "POST", "/api/services/homeassistant/update_entity", json={"entity_id": enabled}
+        )
+        deadline = time.monotonic() + 30
+        while not any(
+            r["endpoint"] == "token" for r in await _sim_requests(session, real_hass.api_url)
+        ):
+            assert time.monotonic() < deadline, "no token refresh after the restart"
+            await asyncio.sleep(0.2)
         async with client.websocket() as ws:
             flows = await ws.call("config_entries/flow/progress")
         assert not [f for f in flows if f["context"].get("source") == "reauth"]

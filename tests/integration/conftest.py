@@ -13,8 +13,10 @@ from homeassistant.components.application_credentials import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.enphase_enlighten.const import (
     CONF_API_KEY,
@@ -25,10 +27,12 @@ from custom_components.enphase_enlighten.const import (
     DOMAIN,
     PLANS,
 )
+from tests.ha_compat import ComparableSnapshotExtension
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
 
+    from custom_components.enphase_enlighten.runtime import EnphaseConfigEntry
     from simulator import Simulator
 
 CLIENT_ID = "sim-client-id"
@@ -49,6 +53,12 @@ def auto_recorder(recorder_mock: Any) -> None:
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load the integration from custom_components."""
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots in one form on every supported Home Assistant (tests/ha_compat.py)."""
+    return snapshot.use_extension(ComparableSnapshotExtension)
 
 
 @pytest.fixture
@@ -105,11 +115,52 @@ def entity_registry_enabled_by_default() -> Generator[None]:
         yield
 
 
+@pytest.fixture
+def entry_setups() -> Generator[list[str]]:
+    """The ids of the entries the integration sets up, once per setup: a reload adds one."""
+    from custom_components import enphase_enlighten as integration
+
+    setups: list[str] = []
+    setup = integration.async_setup_entry
+
+    async def _counted(hass: HomeAssistant, entry: EnphaseConfigEntry) -> bool:
+        setups.append(entry.entry_id)
+        return await setup(hass, entry)
+
+    # Home Assistant looks the function up on the module at each setup.
+    with patch.object(integration, "async_setup_entry", _counted):
+        yield setups
+
+
+async def save_options(
+    hass: HomeAssistant, entry: MockConfigEntry, options: dict[str, Any]
+) -> None:
+    """Save options as the options flow does: changed ones reload the entry, once.
+
+    For tests about what the options do; test_config_flow.py tests the flow itself.
+    """
+    if hass.config_entries.async_update_entry(entry, options=options):
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+    await hass.async_block_till_done()
+
+
 async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    """Add the entry and wait until it is set up."""
+    """Add the entry and wait until it is set up and its first fetches (background) are done."""
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+def until_new_upload(
+    freezer: FrozenDateTimeFactory, entry: MockConfigEntry, system_id: int
+) -> None:
+    """Move the clock (firing no timer) to when the system's gateway can upload again.
+
+    Before then a manual refresh answers from the data held and asks Enphase nothing.
+    """
+    when = entry.runtime_data.budget.planner.next_upload_at(system_id)
+    assert when is not None
+    freezer.move_to(max(when, dt_util.utcnow()))
 
 
 DEPRECATION_REPORTS = ("Detected that custom integration 'enphase_enlighten'", "Detected code that")

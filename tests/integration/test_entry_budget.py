@@ -20,10 +20,11 @@ from custom_components.enphase_enlighten.budget import PlanLimits, storage_key
 from custom_components.enphase_enlighten.const import CONF_SYSTEMS, DOMAIN
 from custom_components.enphase_enlighten.coordinator import EVENT_TYPES_STORAGE_KEY
 from custom_components.enphase_enlighten.entry_budget import PLANNERS
+from custom_components.enphase_enlighten.held import HELD_DATA
 from custom_components.enphase_enlighten.messages import format_duration
 from custom_components.enphase_enlighten.options import plan_limits
 
-from .conftest import API_KEY, entry_data, setup_entry
+from .conftest import API_KEY, entry_data, save_options, setup_entry, until_new_upload
 from .test_coordinator import advance
 
 if TYPE_CHECKING:
@@ -73,9 +74,9 @@ async def test_sensors_show_the_budget(
     hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:
     """Used, remaining, projected month-end use and the next summary update."""
-    # The first alarms fetch reads four weeks: four of the nine requests.
-    assert hass.states.get(USED).state == "9"
-    assert hass.states.get(REMAINING).state == "991"
+    # The first alarms read: the open alarms and the open events, two of the seven requests.
+    assert hass.states.get(USED).state == "7"
+    assert hass.states.get(REMAINING).state == "993"
     projected = int(hass.states.get(PROJECTED).state)
     # A whole month ahead: the plan spends the quota, less the manual refresh reserve.
     assert 900 <= projected <= 1000
@@ -86,8 +87,8 @@ async def test_sensors_show_the_budget(
     # power).
     assert loaded.runtime_data.scheduler.next_run == dt_util.utcnow() + timedelta(minutes=1)
     await advance(hass, freezer, next_summary - dt_util.utcnow())
-    assert hass.states.get(USED).state == "15"
-    assert hass.states.get(REMAINING).state == "985"
+    assert hass.states.get(USED).state == "13"
+    assert hass.states.get(REMAINING).state == "987"
     assert datetime.fromisoformat(hass.states.get(NEXT_SUMMARY).state) > next_summary
 
 
@@ -101,37 +102,39 @@ async def test_counts_survive_reload_and_restart(
     """The count is saved (without the key) and goes on after a reload or a restart."""
     planner = loaded.runtime_data.budget.planner
     now = dt_util.utcnow()
-    assert planner.used(now) == 9
+    assert planner.used(now) == 7
     stored = hass_storage[storage_key(API_KEY)]
-    assert stored["data"]["used"] == 9
+    assert stored["data"]["used"] == 7
     assert API_KEY not in str(stored)
 
-    # The setup's first alarms fetch (four weeks) filled the minute: reload in the next one,
-    # after the energy statistics' first import (five requests).
+    # Reload in the next minute, as a user would some time after the setup, after the
+    # energy statistics' first import (five requests).
     await advance(hass, freezer, timedelta(minutes=1))
-    assert planner.used(dt_util.utcnow()) == 14
+    assert planner.used(dt_util.utcnow()) == 12
     now = dt_util.utcnow()
     assert await hass.config_entries.async_reload(loaded.entry_id)
-    await hass.async_block_till_done()
-    # The event types come from the store: only the search and the summary, alarms,
-    # inverters and devices of the one system were asked for again (the alarms one week:
-    # the last fetch was saved, so not four weeks again); the energy import is not due.
-    assert loaded.runtime_data.budget.planner.used(now) == 19
-    assert sum(1 for e in sim.request_log if e["endpoint"] == "event_types") == 1
+    await hass.async_block_till_done(wait_background_tasks=True)
+    # Everything is fresh: the held answers, the saved alarms and event types stand in for
+    # the fetches, the energy import is not due, and the count goes on where it was.
+    assert loaded.runtime_data.budget.planner.used(now) == 12
+    assert len(sim.request_log) == 12
     assert EVENT_TYPES_STORAGE_KEY in hass_storage
 
-    # A restart (after this minute's requests are spent): nothing in memory, the same storage.
-    await advance(hass, freezer, timedelta(minutes=1))
+    # A restart twenty minutes later: nothing in memory, the same storage; the summary is
+    # due again (a new upload), and counted on top of the saved count.
+    await advance(hass, freezer, timedelta(minutes=20))
+    requests = len(sim.request_log)
     now = dt_util.utcnow()
     assert await hass.config_entries.async_unload(loaded.entry_id)
     await hass.async_block_till_done()
     assert not hass.data[PLANNERS]._planners
-    assert hass_storage[storage_key(API_KEY)]["data"]["used"] == len(sim.request_log)
+    assert hass_storage[storage_key(API_KEY)]["data"]["used"] == requests
     del hass.data[PLANNERS]
+    hass.data.pop(HELD_DATA)
     assert await hass.config_entries.async_setup(loaded.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert loaded.runtime_data.budget.planner.used(now) == len(sim.request_log)
-    assert len(sim.request_log) >= 16
+    assert [entry["endpoint"] for entry in sim.request_log[requests:]] in ([], ["summary"])
     assert hass.states.get(USED).state == str(len(sim.request_log))
 
 
@@ -216,16 +219,19 @@ async def test_manual_refresh_served_within_budget(
     """update_entity fetches when the budget allows, and says why not when it does not."""
     assert await async_setup_component(hass, "homeassistant", {})
     await advance(hass, freezer, timedelta(minutes=1))
+    until_new_upload(freezer, loaded, SYSTEM_ID)
     requests = len(sim.request_log)
     await hass.services.async_call(
         "homeassistant", "update_entity", {"entity_id": POWER}, blocking=True
     )
     assert len(sim.request_log) == requests + 1
     assert sim.request_log[-1]["endpoint"] == "summary"
-    # Nine at setup, five for the first energy import a minute later, and this one.
-    assert hass.states.get(USED).state == "15"
+    # Seven at setup, five for the first energy import a minute later, and this one.
+    assert hass.states.get(USED).state == "13"
 
-    # Someone else used this minute's requests (the planner counts what the client saw).
+    # Someone else used this minute's requests (the planner counts what the client saw)
+    # when a new upload can exist.
+    until_new_upload(freezer, loaded, SYSTEM_ID)
     planner = loaded.runtime_data.budget.planner
     for _ in range(10):
         planner.record_request(
@@ -247,8 +253,9 @@ async def test_manual_refresh_served_within_budget(
     assert "retry_at" in refused.value.translation_placeholders
 
     await advance(hass, freezer, timedelta(seconds=50))
+    until_new_upload(freezer, loaded, SYSTEM_ID)
     requests = len(sim.request_log)
-    await coordinator.async_manual_refresh()
+    assert await coordinator.async_manual_refresh()
     await hass.async_block_till_done()
     assert len(sim.request_log) == requests + 1
 
@@ -276,10 +283,7 @@ async def test_plan_too_small_issue(
     assert placeholders["limit"] == "2 h"
     # Fewer systems in the options: the entry reloads and the issue goes.
     keep = int(placeholders["max_systems"])
-    hass.config_entries.async_update_entry(
-        config_entry, options={CONF_SYSTEMS: list(sim.system_ids)[:keep]}
-    )
-    await hass.async_block_till_done()
+    await save_options(hass, config_entry, {CONF_SYSTEMS: list(sim.system_ids)[:keep]})
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
 
 
@@ -289,16 +293,27 @@ async def test_setup_waits_while_rate_limited(
     loaded: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """After a monthly 429, a reload asks nothing until the quota resets."""
+    """After a monthly 429, a reload asks nothing until the quota resets.
+
+    With the answers held it loads and shows them; with none held it waits (set-up retry).
+    """
     planner = loaded.runtime_data.budget.planner
     until = datetime(2026, 7, 1, tzinfo=UTC)
     planner.record_rate_limit(dt_util.utcnow(), period="month", period_end=until, limit=1000)
     requests = len(sim.request_log)
     await hass.config_entries.async_reload(loaded.entry_id)
-    await hass.async_block_till_done()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert len(sim.request_log) == requests
+    assert loaded.state.name == "LOADED"
+    assert hass.states.get(POWER).state not in ("unavailable", "unknown")
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"quota_exhausted_{loaded.entry_id}")
+
+    assert await hass.config_entries.async_unload(loaded.entry_id)
+    await hass.data.pop(HELD_DATA)[loaded.entry_id].store.async_remove()
+    await hass.config_entries.async_setup(loaded.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert len(sim.request_log) == requests
     assert loaded.state.name == "SETUP_RETRY"
-    assert ir.async_get(hass).async_get_issue(DOMAIN, f"quota_exhausted_{loaded.entry_id}")
 
 
 async def test_inverters_only_while_their_sensors_are_enabled(
@@ -321,7 +336,7 @@ async def test_inverters_only_while_their_sensors_are_enabled(
     await run_until(hass, freezer, loaded, JUNE_FIRST_NOON + timedelta(days=3))
     endpoints = [entry["endpoint"] for entry in sim.request_log[start:]]
     assert "summary" in endpoints
-    assert "alarms" in endpoints
+    assert "open_alarms" in endpoints
     assert "inverters_summary" not in endpoints
 
 

@@ -26,8 +26,9 @@ from custom_components.enphase_enlighten.api import RequestRecord
 from custom_components.enphase_enlighten.const import DOMAIN
 from custom_components.enphase_enlighten.devices import budget_device_identifier
 from custom_components.enphase_enlighten.messages import format_time
+from tests.ha_compat import get_device
 
-from .conftest import setup_entry
+from .conftest import setup_entry, until_new_upload
 from .test_coordinator import advance
 
 if TYPE_CHECKING:
@@ -51,11 +52,12 @@ async def loaded(
     config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> MockConfigEntry:
-    """The small home set up at noon in California, a minute after its first requests."""
+    """The small home set up at noon in California, when its gateway can upload again."""
     freezer.move_to(JUNE_FIRST_NOON)
     assert await async_setup_component(hass, "homeassistant", {})
     await setup_entry(hass, config_entry)
     await advance(hass, freezer, timedelta(minutes=1))
+    until_new_upload(freezer, config_entry, SYSTEM_ID)
     return config_entry
 
 
@@ -118,10 +120,11 @@ async def test_refresh_served_within_budget(
         "systems": [SYSTEM_ID],
         "requests_spent": 1,
         "requests_remaining": int(hass.states.get(REMAINING).state),
+        "unchanged_systems": [],
     }
 
     # One system, by its device or by one of its hardware devices; no response asked.
-    system = device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))})
+    system = get_device(device_registry, loaded, str(SYSTEM_ID))
     assert system is not None
     hardware = next(
         device
@@ -129,6 +132,7 @@ async def test_refresh_served_within_budget(
         if device.via_device_id == system.id
     )
     for device in (system, hardware):
+        until_new_upload(freezer, loaded, SYSTEM_ID)
         requests = len(sim.request_log)
         assert (
             await refresh(hass, {ATTR_CONFIG_ENTRY_ID: loaded.entry_id, "system": device.id})
@@ -148,7 +152,8 @@ async def test_refresh_refused_over_the_minute_limit(
     assert len(sim.request_log) == requests
     assert refused.value.translation_key == "refresh_minute_limit"
     retry_at = refused.value.translation_placeholders["retry_at"]
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", retry_at)
+    # With its time zone: the reader may not be where the home is.
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d [A-Z][A-Za-z0-9+-]+", retry_at)
     assert str(refused.value) == (
         "Not refreshed: this would exceed the plan's requests per minute. "
         f"Try again after {retry_at}"  # Home Assistant drops the final full stop.
@@ -201,6 +206,7 @@ async def test_update_entity_served_within_budget(
     sim: Simulator,
     loaded: MockConfigEntry,
     caplog: pytest.LogCaptureFixture,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     """update_entity fetches within the budget; over the minute limit it warns instead."""
     requests = len(sim.request_log)
@@ -209,6 +215,7 @@ async def test_update_entity_served_within_budget(
     )
     assert [entry["endpoint"] for entry in sim.request_log[requests:]] == ["summary"]
 
+    until_new_upload(freezer, loaded, SYSTEM_ID)
     spend_this_minute(loaded)
     requests = len(sim.request_log)
     caplog.set_level(logging.WARNING)
@@ -279,7 +286,7 @@ async def test_refresh_needs_a_loaded_entry_and_one_of_its_systems(
     foreign = device_registry.async_get_or_create(
         config_entry_id=other.entry_id, identifiers={("other", str(SYSTEM_ID))}
     )
-    budget = device_registry.async_get_device(identifiers={budget_device_identifier(loaded)})
+    budget = get_device(device_registry, loaded, budget_device_identifier(loaded))
     assert budget is not None
     requests = len(sim.request_log)
     cases: list[tuple[dict[str, str], str, str]] = [
@@ -325,7 +332,7 @@ def test_action_described_and_translated() -> None:
     icons = json.loads((PACKAGE / "icons.json").read_text())
     described = yaml.safe_load((PACKAGE / "services.yaml").read_text())
     assert strings == en
-    actions = {"refresh", "import_history"}
+    actions = {"refresh", "import_history", "get_alarms", "get_events"}
     assert set(described) == set(strings["services"]) == set(icons["services"]) == actions
     for action in actions:
         fields = strings["services"][action]["fields"]
@@ -342,6 +349,39 @@ def test_action_described_and_translated() -> None:
         "entry_not_loaded",
         "not_a_system",
         "refresh_failed",
-        "history_budget",
+        "import_budget",
     }
     assert used <= set(strings["exceptions"])
+
+
+async def test_refresh_before_a_new_upload_answers_from_what_is_held(
+    hass: HomeAssistant,
+    sim: Simulator,
+    loaded: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Refreshing again before the gateway can have uploaded spends nothing, and says so."""
+    assert await refresh(hass, {ATTR_CONFIG_ENTRY_ID: loaded.entry_id}, response=True)
+    summary = loaded.runtime_data.system_data[SYSTEM_ID].summary.data
+    requests = len(sim.request_log)
+    # Four refreshes in 16 seconds: the gateway uploads every 15 minutes.
+    for _ in range(4):
+        freezer.tick(timedelta(seconds=4))
+        answer = await refresh(hass, {ATTR_CONFIG_ENTRY_ID: loaded.entry_id}, response=True)
+        assert answer is not None
+        assert answer["requests_spent"] == 0
+        assert answer["unchanged_systems"] == [SYSTEM_ID]
+        assert answer["requests_remaining"] == int(hass.states.get(REMAINING).state)
+        await hass.services.async_call(
+            "homeassistant", "update_entity", {"entity_id": POWER}, blocking=True
+        )
+    assert len(sim.request_log) == requests
+    assert loaded.runtime_data.system_data[SYSTEM_ID].summary.data is summary
+
+    # Once an upload can exist, the refresh asks Enphase again.
+    until_new_upload(freezer, loaded, SYSTEM_ID)
+    answer = await refresh(hass, {ATTR_CONFIG_ENTRY_ID: loaded.entry_id}, response=True)
+    assert answer is not None
+    assert answer["requests_spent"] == 1
+    assert answer["unchanged_systems"] == []
+    assert [entry["endpoint"] for entry in sim.request_log[requests:]] == ["summary"]

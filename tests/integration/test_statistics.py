@@ -381,7 +381,7 @@ async def test_import_history_action(
             blocking=True,
             return_response=True,
         )
-    assert err.value.translation_key == "history_budget"
+    assert err.value.translation_key == "import_budget"
     assert "requests" in str(err.value)
     assert len(sim.request_log) == requests_before
 

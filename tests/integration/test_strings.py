@@ -6,12 +6,15 @@ import json
 from pathlib import Path
 import re
 
+from custom_components.enphase_enlighten.alarm_sensor import ACTIVE_ALARMS
+from custom_components.enphase_enlighten.alarms import ChangeKind
 from custom_components.enphase_enlighten.binary_sensor import (
     ACTIVE_ALARM,
     DEVICE_PROBLEM,
     SYSTEM_BINARY_SENSORS,
 )
 from custom_components.enphase_enlighten.budget import RefreshRefusal
+from custom_components.enphase_enlighten.device_trigger import CONF_EVENT_TYPE_ID, TRIGGER_TYPES
 from custom_components.enphase_enlighten.event import ALARM_EVENT
 from custom_components.enphase_enlighten.sensor import (
     BUDGET_SENSORS,
@@ -39,6 +42,7 @@ PLATFORM_KEYS = {
             *MICRO_SENSORS,
             *BUDGET_SENSORS,
             *LIVE_SENSORS,
+            ACTIVE_ALARMS,
         )
     ],
     "binary_sensor": [d.key for d in (*SYSTEM_BINARY_SENSORS, ACTIVE_ALARM, DEVICE_PROBLEM)],
@@ -88,6 +92,9 @@ def test_issues_translated() -> None:
     assert set(issues) == {
         "quota_exhausted",
         "plan_too_small",
+        "plan_too_small_one_system",
+        "plan_too_small_for_any",
+        "plan_too_small_max_one",
         "lifetime_energy_reset",
         "system_missing",
         "settings_unreadable",
@@ -101,8 +108,15 @@ def test_issues_translated() -> None:
     for placeholder in ("{entity}", "{shown}", "{read}"):
         assert placeholder in issues["lifetime_energy_reset"]["description"]
     assert "{resume_at}" in issues["quota_exhausted"]["description"]
-    for placeholder in ("{systems}", "{max_systems}", "{interval}"):
-        assert placeholder in issues["plan_too_small"]["description"]
+    # One text per case of the plan-too-small issue (repairs.plan_issue_key), plain placeholders.
+    for key, placeholders in {
+        "plan_too_small_one_system": ("{entry}", "{quota}", "{interval}", "{limit}"),
+        "plan_too_small_for_any": ("{entry}", "{systems}", "{interval}", "{limit}"),
+        "plan_too_small_max_one": ("{entry}", "{systems}", "{interval}", "{limit}"),
+        "plan_too_small": ("{entry}", "{systems}", "{max_systems}", "{interval}", "{limit}"),
+    }.items():
+        for placeholder in placeholders:
+            assert placeholder in issues[key]["description"], (key, placeholder)
     for issue in issues.values():
         assert issue["title"]
 
@@ -117,3 +131,14 @@ def test_english_matches_strings() -> None:
     """translations/en.json carries the same entity and exception texts as strings.json."""
     for section in ("entity", "exceptions", "issues"):
         assert EN[section] == STRINGS[section]
+
+
+def test_device_triggers_and_event_changes_translated() -> None:
+    """Each device trigger, its alarm type field, and each change the event fires has a text."""
+    automation = STRINGS["device_automation"]
+    assert sorted(automation["trigger_type"]) == sorted(TRIGGER_TYPES)
+    assert automation["extra_fields"][CONF_EVENT_TYPE_ID]
+    assert automation["extra_fields_descriptions"][CONF_EVENT_TYPE_ID]
+    states = STRINGS["entity"]["event"]["alarm"]["state_attributes"]["event_type"]["state"]
+    assert sorted(states) == sorted(kind.value for kind in ChangeKind)
+    assert EN["device_automation"] == automation

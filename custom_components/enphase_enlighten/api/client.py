@@ -1,4 +1,4 @@
-"""Async client for the ten System Details endpoints of the Enphase Monitoring API v4.
+"""Async client for the twelve System Details endpoints of the Enphase Monitoring API v4.
 
 Each endpoint is one method of ``EnphaseClient``, built on ``EnphaseTransport`` (one
 request, its report and its errors). A new group of endpoints (telemetry) goes in its own
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
+from functools import partial
 import math
 from typing import Any
 
@@ -18,6 +19,8 @@ from .const import (
     ENDPOINT_EVENT_TYPES,
     ENDPOINT_EVENTS,
     ENDPOINT_INVERTERS_SUMMARY,
+    ENDPOINT_OPEN_ALARMS,
+    ENDPOINT_OPEN_EVENTS,
     ENDPOINT_RETRIEVE_SYSTEM_ID,
     ENDPOINT_SEARCH,
     ENDPOINT_SUMMARY,
@@ -185,9 +188,14 @@ class EnphaseClient(TelemetryTransport):
 
     async def devices(self, system_id: int) -> Devices:
         """Fetch a system's active devices, every kind (GET /systems/{system_id}/devices)."""
-        data = await self._request(ENDPOINT_DEVICES, "GET", f"/systems/{int(system_id)}/devices")
-        with malformed(ENDPOINT_DEVICES):
-            return Devices.from_dict(data, system_id=system_id)
+        devices: Devices = await self._request(
+            ENDPOINT_DEVICES,
+            "GET",
+            f"/systems/{int(system_id)}/devices",
+            # A large inventory is decoded and parsed in the executor.
+            parse=partial(_parse_devices, system_id),
+        )
+        return devices
 
     async def retrieve_system_id(self, serial_num: str) -> int:
         """Find the system id of a gateway (Envoy) by its serial number."""
@@ -236,6 +244,24 @@ class EnphaseClient(TelemetryTransport):
                     seen.add(key)
                     result.append(event)
         return result
+
+    async def open_events(self, system_id: int) -> list[Event]:
+        """Fetch every open event of a system, whatever its age, in one request."""
+        data = await self._request(
+            ENDPOINT_OPEN_EVENTS, "GET", f"/systems/{int(system_id)}/open_events"
+        )
+        return Event.list_from_response(data, system_id=system_id)
+
+    async def open_alarms(self, system_id: int) -> list[Alarm]:
+        """Fetch every open alarm of a system, whatever its age, in one request."""
+        data = await self._request(
+            ENDPOINT_OPEN_ALARMS, "GET", f"/systems/{int(system_id)}/open_alarms"
+        )
+        return Alarm.list_from_response(data, system_id=system_id)
+
+    def window_count(self, start: datetime, end: datetime | None = None) -> int:
+        """Return the requests a windowed events or alarms read makes (or raise, as it would)."""
+        return len(self._windows(start, end))
 
     async def alarms(
         self,
@@ -345,6 +371,11 @@ class EnphaseClient(TelemetryTransport):
             if on_page < MAX_PAGE_SIZE or new_micros == 0:
                 break
         return list(merged.values())
+
+
+def _parse_devices(system_id: int, data: Any) -> Devices:
+    with malformed(ENDPOINT_DEVICES):
+        return Devices.from_dict(data, system_id=system_id)
 
 
 def _merge_envoy(

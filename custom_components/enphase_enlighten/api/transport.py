@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 import json
@@ -37,6 +38,9 @@ TokenProvider = Callable[[], Awaitable[str]]
 # Query values shorter than this (page numbers, sizes, flags) identify nothing and stay readable.
 _MIN_SCRUBBED_LENGTH = 6
 _SCRUBBED = "***"
+# Answers at least this large are decoded (and parsed, when the caller says how) in the
+# executor: a 10,000-device inventory is megabytes, too much for the event loop.
+LARGE_BODY = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +135,13 @@ class EnphaseTransport:
         *,
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
+        parse: Callable[[Any], Any] | None = None,
     ) -> Any:
-        """Make one request, report it, and return the decoded JSON body or raise."""
+        """Make one request, report it, and return the decoded JSON body or raise.
+
+        ``parse``, when given, turns the decoded body into what is returned (a model); for
+        a large answer both run in the executor.
+        """
         token = await self._token_provider()
         query = {key: str(value) for key, value in (params or {}).items() if value is not None}
         scrub = _Scrubber(
@@ -185,14 +194,11 @@ class EnphaseTransport:
             )
         _LOGGER.debug("Enphase %s %s: HTTP %s", method, endpoint, status)
         if 200 <= status < 300:
-            try:
-                return json.loads(body.decode("utf-8"))
-            # JSONDecodeError and UnicodeDecodeError; RecursionError for deeply nested JSON.
-            except (ValueError, RecursionError) as err:
-                raise EnphaseResponseError(
-                    f"Malformed response from the Enphase API ({endpoint}): body is not JSON",
-                    status=status,
-                ) from err
+            if len(body) >= LARGE_BODY:
+                return await asyncio.get_running_loop().run_in_executor(
+                    None, _decode, endpoint, status, body, parse
+                )
+            return _decode(endpoint, status, body, parse)
         raise _error_for(endpoint, status, body, scrub)
 
     def _report(self, callback: RequestCallback | None, record: RequestRecord) -> None:
@@ -203,6 +209,19 @@ class EnphaseTransport:
         except Exception:
             # Counting must never turn a good response into a failure.
             _LOGGER.exception("Enphase request callback failed")
+
+
+def _decode(endpoint: str, status: int, body: bytes, parse: Callable[[Any], Any] | None) -> Any:
+    """Decode a successful answer, and parse it when told how."""
+    try:
+        decoded = json.loads(body.decode("utf-8"))
+    # JSONDecodeError and UnicodeDecodeError; RecursionError for deeply nested JSON.
+    except (ValueError, RecursionError) as err:
+        raise EnphaseResponseError(
+            f"Malformed response from the Enphase API ({endpoint}): body is not JSON",
+            status=status,
+        ) from err
+    return decoded if parse is None else parse(decoded)
 
 
 def _moment(value: Any) -> datetime | None:

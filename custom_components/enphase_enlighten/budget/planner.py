@@ -95,9 +95,7 @@ class RequestPlanner(IntervalPlanner):
             and summary.status != state.status
         ):
             # A status change is the cheapest hint that an alarm was raised or cleared.
-            for owner, ids in self._owners.items():
-                if system_id in ids:
-                    self._urgent.add(Task(TaskKind.ALARMS, owner, system_id).key)
+            self.mark_urgent(TaskKind.ALARMS, system_id)
         state.status = summary.status
         if summary.battery_capacity_wh and not state.profile.has_battery:
             state.profile = SystemProfile(
@@ -109,6 +107,20 @@ class RequestPlanner(IntervalPlanner):
                 has_battery=True,
             )
         state.last_poll = now
+
+    def last_status(self, system_id: int) -> str | None:
+        """Return the status the last summary of a system gave, None if none yet."""
+        state = self._systems.get(system_id)
+        return state.status if state is not None else None
+
+    def mark_urgent(self, kind: TaskKind, system_id: int) -> None:
+        """Make a system's task of this kind due now (for every entry polling the system).
+
+        It still runs only when the minute and the month have room for it (``due``).
+        """
+        for owner, ids in self._owners.items():
+            if system_id in ids:
+                self._urgent.add(Task(kind, owner, system_id).key)
 
     def record_done(self, task: Task, now: datetime) -> None:
         """Note that a task ran successfully; its next run counts from ``now``."""
@@ -127,6 +139,26 @@ class RequestPlanner(IntervalPlanner):
     def request_soon(self, task: Task) -> None:
         """Run a periodic task again at the next chance (a telemetry catch-up not finished)."""
         self._urgent.add(task.key)
+
+    def record_restored(self, task: Task, fetched_at: datetime) -> None:
+        """Note a task's answer kept from an earlier run: it ran at ``fetched_at``.
+
+        Unlike ``record_done``, a pending retry stays: a failure since then still counts.
+        """
+        last = self._last_done.get(task.key)
+        self._last_done[task.key] = fetched_at if last is None else max(last, fetched_at)
+        state = self._systems.get(task.system_id) if task.system_id is not None else None
+        if task.kind == TaskKind.SUMMARY and state is not None:
+            state.last_poll = (
+                fetched_at if state.last_poll is None else max(state.last_poll, fetched_at)
+            )
+
+    def next_upload_at(self, system_id: int) -> datetime | None:
+        """When the system's gateway can next upload (its last report plus its cadence)."""
+        state = self._systems.get(system_id)
+        if state is None or state.last_report_at is None:
+            return None
+        return state.last_report_at + state.cadence
 
     def record_failure(self, task: Task, now: datetime) -> None:
         """Note that a task failed (not a 429): retry later, twice as late at each failure.
@@ -236,7 +268,8 @@ class RequestPlanner(IntervalPlanner):
             for system_id in ids:
                 state = self._systems[system_id]
                 task = Task(TaskKind.SUMMARY, task_owner, system_id)
-                tasks.append((task, self._summary_when(state, now, interval)))
+                urgent = task.key in self._urgent
+                tasks.append((task, now if urgent else self._summary_when(state, now, interval)))
                 tasks.append(
                     self._periodic(
                         Task(TaskKind.ALARMS, task_owner, system_id), now, alarm_interval

@@ -101,14 +101,25 @@ class Devices:
     total_devices: int | None = None
     devices: tuple[Device, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=empty_raw, repr=False, compare=False)
+    # Built once: every hardware entity looks its device up here at each state write, which
+    # a list walk made quadratic (10,000 devices: minutes of a blocked event loop).
+    _by_serial: dict[str, Device] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        """Index the devices by serial number."""
+        index: dict[str, Device] = {}
+        for device in self.devices:
+            if device.serial_number is not None and device.serial_number not in index:
+                index[device.serial_number] = device
+        object.__setattr__(self, "_by_serial", index)
 
     def by_serial(self) -> dict[str, Device]:
         """Map serial number to device (device ids are not unique; serial numbers are)."""
-        result: dict[str, Device] = {}
-        for device in self.devices:
-            if device.serial_number is not None and device.serial_number not in result:
-                result[device.serial_number] = device
-        return result
+        return dict(self._by_serial)
+
+    def find(self, serial_number: str) -> Device | None:
+        """Return the device with this serial number, if listed (no copy of the index)."""
+        return self._by_serial.get(serial_number)
 
     @classmethod
     def from_dict(cls, data: Any, *, system_id: int | None = None) -> Self:
