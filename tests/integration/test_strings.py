@@ -196,7 +196,7 @@ def used_keys() -> dict[str, set[str]]:
             if isinstance(node, ast.Call):
                 func = _func_name(node)
                 keywords = {k.arg: k.value for k in node.keywords}
-                if func.endswith("EntityDescription") or func.endswith("Description"):
+                if func.endswith("Description"):
                     # entity.py uses the key when no translation_key is given.
                     key = keywords.get("translation_key", keywords.get("key"))
                     if key is not None and f"entity.{platform}" in used:
@@ -225,10 +225,8 @@ def used_keys() -> dict[str, set[str]]:
                 # Form errors: {"base": "key"} or {CONF_FIELD: "key"}.
                 for key, value in zip(node.keys, node.values, strict=True):
                     if (
-                        isinstance(key, ast.Constant)
-                        and key.value == "base"
-                        or isinstance(key, ast.Name)
-                        and key.id.startswith("CONF_")
+                        (isinstance(key, ast.Constant) and key.value == "base")
+                        or (isinstance(key, ast.Name) and key.id.startswith("CONF_"))
                     ) and isinstance(value, ast.Constant):
                         used["flow"] |= _keys_of(value, constants, where)
             elif name in FLOW_MODULES and isinstance(node, ast.DictComp):
