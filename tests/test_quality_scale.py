@@ -109,6 +109,8 @@ USER_ERRORS = {
     "ConfigEntryAuthFailed",
     "ConfigEntryError",
     "UpdateFailed",
+    # messages.update_failure builds either an UpdateFailed or an action's HomeAssistantError.
+    "error_type",
 }
 
 

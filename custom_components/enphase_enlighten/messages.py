@@ -45,8 +45,12 @@ def refresh_refused(decision: RefreshDecision, now: datetime) -> HomeAssistantEr
     )
 
 
-def update_failure(err: Exception) -> UpdateFailed:
+def update_failure[ErrorT: HomeAssistantError](
+    err: Exception, error_type: type[ErrorT] = UpdateFailed  # type: ignore[assignment]
+) -> ErrorT:
     """Return a failed fetch as the error a user reads: its own key by kind, data as placeholders.
+
+    An `UpdateFailed` for a coordinator; an action passes `HomeAssistantError`.
 
     Never the client's English text: a user reading another language gets the translation,
     and the debug log keeps the details. A 429 is no failure (the values are kept, see the
@@ -54,26 +58,26 @@ def update_failure(err: Exception) -> UpdateFailed:
     """
     status = str(err.status) if isinstance(err, EnphaseError) and err.status else "?"
     if isinstance(err, EnphaseConnectionError):
-        return UpdateFailed(translation_domain=DOMAIN, translation_key="update_cannot_connect")
+        return error_type(translation_domain=DOMAIN, translation_key="update_cannot_connect")
     if isinstance(err, EnphaseServerError):
-        return UpdateFailed(
+        return error_type(
             translation_domain=DOMAIN,
             translation_key="update_server_error",
             translation_placeholders={"status": status},
         )
     if isinstance(err, EnphaseResponseError):
-        return UpdateFailed(translation_domain=DOMAIN, translation_key="update_malformed_response")
+        return error_type(translation_domain=DOMAIN, translation_key="update_malformed_response")
     if isinstance(err, EnphaseForbiddenError):
-        return UpdateFailed(translation_domain=DOMAIN, translation_key="update_forbidden")
+        return error_type(translation_domain=DOMAIN, translation_key="update_forbidden")
     if isinstance(err, EnphaseNotFoundError):
-        return UpdateFailed(translation_domain=DOMAIN, translation_key="update_not_found")
+        return error_type(translation_domain=DOMAIN, translation_key="update_not_found")
     if isinstance(err, (EnphaseInvalidRequestError, EnphaseWindowError)):
-        return UpdateFailed(
+        return error_type(
             translation_domain=DOMAIN,
             translation_key="update_rejected",
             translation_placeholders={"status": status},
         )
-    return UpdateFailed(translation_domain=DOMAIN, translation_key="update_unexpected")
+    return error_type(translation_domain=DOMAIN, translation_key="update_unexpected")
 
 
 def format_duration(span: timedelta) -> str:
