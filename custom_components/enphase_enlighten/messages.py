@@ -46,7 +46,8 @@ def refresh_refused(decision: RefreshDecision, now: datetime) -> HomeAssistantEr
 
 
 def update_failure[ErrorT: HomeAssistantError](
-    err: Exception, error_type: type[ErrorT] = UpdateFailed  # type: ignore[assignment]
+    err: Exception,
+    error_type: type[ErrorT] = UpdateFailed,  # type: ignore[assignment]
 ) -> ErrorT:
     """Return a failed fetch as the error a user reads: its own key by kind, data as placeholders.
 
