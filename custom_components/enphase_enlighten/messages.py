@@ -1,4 +1,4 @@
-"""Times, durations and refused refreshes as a user reads them in messages and issues."""
+"""Times, durations, refused refreshes and failed fetches as a user reads them in messages."""
 
 from __future__ import annotations
 
