@@ -49,14 +49,13 @@ from custom_components.enphase_enlighten.budget import (
 from simulator import Scenario, Simulator, create_app
 from simulator.scenarios.small_home import build as small_home
 
+from . import alarms as alarm_columns
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 API_KEY = "sim-api-key"
 OWNER = "entry"
-ALARMS_PER_SYSTEM = 8  # raised at random instants over the month
-ALARM_OPEN = timedelta(hours=48)
-ALARM_LOOKBACK = timedelta(days=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +263,7 @@ class Log:
 
     summaries: dict[int, list[tuple[float, float]]] = field(default_factory=dict)
     alarm_fetches: dict[int, list[tuple[float, frozenset[str]]]] = field(default_factory=dict)
+    devices: dict[int, dict[str, str | None]] = field(default_factory=dict)
     requests: int = 0
     rate_limited: int = 0
 
@@ -283,6 +283,7 @@ class Result:
     alarm_p95: float | None
     alarms_missed: int
     alarms_total: int
+    alarms: alarm_columns.AlarmColumns | None = None
     ratio: float | None = None
     seconds: float = 0.0
 
@@ -355,13 +356,10 @@ async def run(case: Case, name: str, month_start: datetime, seed: int) -> Result
         token_lifetime=90 * 86400,
     )
     sim.set_plan(api_key=API_KEY, plan=case.plan)
-    # The alarms raised below (Gateway not reporting) would stop uploads in the simulator;
-    # they stay silent here, as measured so far, until the alarm columns split the kinds.
-    sim.set_alarm_kind(28, None)
     token = str(sim.issue_tokens()["access_token"])
 
     strategy: Strategy
-    if name == "planner":
+    if name in ("planner", alarm_columns.TODAY):
         strategy = PlannerStrategy(case, limits)
     else:
         daily = timedelta(days=1)
@@ -387,6 +385,7 @@ async def run(case: Case, name: str, month_start: datetime, seed: int) -> Result
             month_start,
         )
 
+    alarm_columns.prime(strategy, name, (site.system_id for site in case.sites))
     log = Log()
 
     def on_request(record: RequestRecord) -> None:
@@ -395,16 +394,14 @@ async def run(case: Case, name: str, month_start: datetime, seed: int) -> Result
             log.rate_limited += 1
         strategy.on_request(record)
 
-    # World events: alarms raised at seeded random instants and cleared two days later.
+    # World events: alarms raised at seeded random instants (benchmarks/alarms.py), cleared
+    # after a few hours (status-changing) or two days (silent).
     rng = random.Random(f"{seed}:{case.name}")  # noqa: S311 - reproducible, not crypto
-    span = (month_end - month_start).total_seconds()
-    raised: dict[str, tuple[int, float]] = {}
-    events: list[tuple[float, str, Any]] = []
-    for site in case.sites:
-        for _ in range(ALARMS_PER_SYSTEM):
-            at = month_start.timestamp() + rng.uniform(0, span - ALARM_OPEN.total_seconds())
-            events.append((at, "raise", site.system_id))
-    events.sort(key=lambda event: event[0])
+    planned = alarm_columns.plan_alarms(
+        rng, (site.system_id for site in case.sites), month_start, month_end
+    )
+    raised: dict[str, alarm_columns.PlannedAlarm] = {}
+    events: list[tuple[float, str, Any]] = [(alarm.at, "raise", alarm) for alarm in planned]
 
     server = TestServer(create_app(sim), host="127.0.0.1")
     await server.start_server()
@@ -430,14 +427,14 @@ async def run(case: Case, name: str, month_start: datetime, seed: int) -> Result
                 at, kind, payload = events[event_index]
                 event_index += 1
                 if kind == "raise":
-                    alarm = sim.raise_alarm(payload)
-                    raised[alarm["id"]] = (payload, at)
-                    events.append((at + ALARM_OPEN.total_seconds(), "clear", alarm["id"]))
+                    alarm = sim.raise_alarm(payload.system_id, payload.event_type_id)
+                    raised[alarm["id"]] = payload
+                    events.append((at + payload.open_for, "clear", alarm["id"]))
                     events[event_index:] = sorted(events[event_index:], key=lambda e: e[0])
                 else:
                     sim.clear_alarm(payload)
             for task in strategy.due(now):
-                await execute(client, strategy, task, now, log)
+                await execute(client, strategy, task, now, log, name)
             wakeup = strategy.next_wakeup(now) or month_end
             if event_index < len(events):
                 wakeup = min(wakeup, datetime.fromtimestamp(events[event_index][0], UTC))
@@ -451,19 +448,11 @@ async def run(case: Case, name: str, month_start: datetime, seed: int) -> Result
     stale: list[float] = []
     for site in case.sites:
         uploads = daylight_uploads(sim, site.system_id, month_start.timestamp(), end)
+        uploads = alarm_columns.without_outages(sim, site.system_id, uploads)
         fetches = log.summaries.get(site.system_id, [])
         stale.extend(staleness(uploads, fetches, end))
-    detections = []
-    missed = 0
-    for alarm_id, (system_id, at) in raised.items():
-        found = next(
-            (t for t, ids in log.alarm_fetches.get(system_id, []) if t >= at and alarm_id in ids),
-            None,
-        )
-        if found is None:
-            missed += 1
-        else:
-            detections.append(found - at)
+    columns = alarm_columns.measure(sim, planned, raised, log.alarm_fetches)
+    detections = [*columns.status_day, *columns.status_night, *columns.silent]
     return Result(
         case=case.name,
         strategy=name,
@@ -474,14 +463,15 @@ async def run(case: Case, name: str, month_start: datetime, seed: int) -> Result
         stale_p95=p95(stale),
         alarm_mean=statistics.fmean(detections) if detections else None,
         alarm_p95=p95(detections) if detections else None,
-        alarms_missed=missed,
+        alarms_missed=columns.missed,
         alarms_total=len(raised),
+        alarms=columns,
         seconds=time.monotonic() - began,
     )
 
 
 async def execute(
-    client: EnphaseClient, strategy: Strategy, task: Task, now: datetime, log: Log
+    client: EnphaseClient, strategy: Strategy, task: Task, now: datetime, log: Log, name: str
 ) -> None:
     """Run one task through the real client and report the outcome."""
     system_id = task.system_id or 0
@@ -492,12 +482,12 @@ async def execute(
             log.summaries.setdefault(system_id, []).append((now.timestamp(), report))
             strategy.on_summary(system_id, summary, now)
         elif task.kind is TaskKind.ALARMS:
-            alarms = await client.alarms(system_id, now - ALARM_LOOKBACK)
-            log.alarm_fetches.setdefault(system_id, []).append(
-                (now.timestamp(), frozenset(alarm.id for alarm in alarms))
-            )
+            fetches = log.alarm_fetches.get(system_id, [])
+            ids = await alarm_columns.read_alarms(client, strategy, name, system_id, now, fetches)
+            log.alarm_fetches.setdefault(system_id, []).append((now.timestamp(), ids))
         elif task.kind is TaskKind.DEVICES:
-            await client.devices(system_id)
+            devices = await client.devices(system_id)
+            alarm_columns.learn_devices(strategy, name, log.devices, system_id, devices)
         elif task.kind is TaskKind.INVERTERS:
             await client.inverters_summary(site_id=system_id)
         elif task.kind is TaskKind.SYSTEMS:
@@ -559,6 +549,7 @@ def print_table(rows: Sequence[Result], month: str, wall: float) -> None:
         "alarm mean",
         "alarm p95",
         "alarms missed",
+        *alarm_columns.HEADER,
         "vs ideal",
     )
     lines = [
@@ -572,6 +563,7 @@ def print_table(rows: Sequence[Result], month: str, wall: float) -> None:
             minutes(row.alarm_mean),
             minutes(row.alarm_p95),
             f"{row.alarms_missed}/{row.alarms_total}" if row.alarms_total else "-",
+            *alarm_columns.cells(row.alarms),
             f"{row.ratio:.2f}x" if row.ratio is not None else "-",
         )
         for row in rows
@@ -601,7 +593,9 @@ async def main(argv: Sequence[str] | None = None) -> int:
         "--only", help='run only the cases whose name contains this ("faults": the fault run)'
     )
     parser.add_argument(
-        "--strategies", default="planner,even spread,fixed 5 min", help="comma-separated"
+        "--strategies",
+        default=f"planner,{alarm_columns.TODAY},even spread,fixed 5 min",
+        help="comma-separated",
     )
     args = parser.parse_args(argv)
     year, month = (int(part) for part in args.month.split("-"))
@@ -615,12 +609,22 @@ async def main(argv: Sequence[str] | None = None) -> int:
         ideal = ideal_row(case, month_start)
         case_rows = [ideal]
         for name in args.strategies.split(","):
-            case_rows.append(await run(case, name.strip(), month_start, args.seed))  # noqa: PERF401
+            with alarm_columns.planner_of(name.strip()):
+                case_rows.append(await run(case, name.strip(), month_start, args.seed))
         for row in case_rows:
             row.ratio = row.stale_mean / ideal.stale_mean
         rows.extend(case_rows)
         planner = next((r for r in case_rows if r.strategy == "planner"), None)
         even = next((r for r in case_rows if r.strategy == "even spread"), None)
+        today = next((r for r in case_rows if r.strategy == alarm_columns.TODAY), None)
+        failures.extend(
+            alarm_columns.missed_targets(
+                case.name,
+                (planner.stale_mean,) if planner else None,
+                (today.stale_mean,) if today else None,
+                planner.alarms if planner else None,
+            )
+        )
         if planner is not None:
             if planner.rate_limited:
                 failures.append(f"{case.name}: {planner.rate_limited} 429s")

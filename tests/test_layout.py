@@ -42,14 +42,16 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # Builds and holds an entry's client, planner, scheduler and coordinators.
     ("runtime",),
     # The entity bases and device info.
-    ("entity",),
+    ("entity", "alarm_info"),
     # Platforms, service actions, diagnostics, the config flow.
     (
         "binary_sensor",
+        "alarm_sensor",
         "sensor",
         "event",
         "device_trigger",
         "services",
+        "services_history",
         "diagnostics",
         "flow_forms",
         "flow_account",

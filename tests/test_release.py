@@ -16,6 +16,11 @@ import voluptuous as vol
 
 from custom_components.enphase_enlighten.const import DOMAIN
 from custom_components.enphase_enlighten.services import REFRESH_SCHEMA, async_setup_services
+from custom_components.enphase_enlighten.services_history import (
+    ALARMS_SCHEMA,
+    EVENTS_SCHEMA,
+    async_setup_history_services,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "custom_components" / DOMAIN
@@ -158,13 +163,18 @@ def test_strings_and_english_translation_are_identical() -> None:
 async def test_services_yaml_matches_registered_services(hass: HomeAssistant) -> None:
     """services.yaml and strings.json describe exactly the registered actions and fields."""
     async_setup_services(hass)
+    async_setup_history_services(hass)
     registered = hass.services.async_services_for_domain(DOMAIN)
     described = load_yaml(PACKAGE / "services.yaml")
     assert isinstance(described, dict)
     assert set(described) == set(registered)
     strings = _json(PACKAGE / "strings.json")["services"]
     assert set(strings) == set(registered)
-    schemas = {"refresh": REFRESH_SCHEMA}
+    schemas = {
+        "refresh": REFRESH_SCHEMA,
+        "get_alarms": ALARMS_SCHEMA,
+        "get_events": EVENTS_SCHEMA,
+    }
     assert set(schemas) == set(registered)
     for service, schema in schemas.items():
         assert registered[service].schema is schema

@@ -13,6 +13,7 @@ from .const import DOMAIN
 from .held import async_forget_held
 from .runtime import EnphaseConfigEntry, async_setup_runtime, device_in_use
 from .services import async_setup_services
+from .services_history import async_setup_history_services
 
 if TYPE_CHECKING:
     from homeassistant.core import HomeAssistant
@@ -27,6 +28,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Register the service actions, which exist whether or not an entry is loaded."""
     async_setup_services(hass)
+    async_setup_history_services(hass)
     return True
 
 

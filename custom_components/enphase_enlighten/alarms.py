@@ -1,11 +1,12 @@
-"""Saved alarms across restarts, and the windows an alarms fetch reads (one request a week)."""
+"""Saved open alarms and events across restarts, and what changed between two reads of them."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 import logging
-import math
 from typing import TYPE_CHECKING, Any
 
 from homeassistant.exceptions import HomeAssistantError
@@ -13,42 +14,69 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
-from .api import Alarm
+from .api import Alarm, EnphaseError, Event
 from .const import DOMAIN
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
 
-
-# How far back active alarms are looked for: one request covers one week. Enphase may date
-# an alarm back to the start of its event, so every fetch reads at least the last week.
-ALARM_WINDOW = timedelta(days=7)
-# With nothing saved (first install, or saved state lost), or after a long stop, the fetch
-# reads this far back: one request per week.
-ALARM_FIRST_LOOKBACK = timedelta(weeks=4)
-# Requests a month per system below which the first look at alarms covers one week, not
-# four: an installer's 28 systems on the free plan would otherwise spend 112 of its 1,000
-# requests on it.
-ALARM_FIRST_LOOKBACK_MIN_QUOTA = 250
-# How far back an alarm seen open is followed (one request per week-long group of them).
-MAX_ALARM_LOOKBACK = timedelta(weeks=8)
-ALARM_MARGIN = timedelta(minutes=1)
-# The alarms followed per system and the last fetch, kept across restarts (per entry).
+# Open events are read with the alarms, every few hours when a plan polls alarms at least
+# hourly, else once this long: an alarm's own events come with it, events without an alarm are rarely
+# urgent, and on the free plan every request is taken from the summaries (read daily, or
+# whenever an alarm changes, they cost the summaries 5-10% of their freshness on Watt; see
+# benchmarks/alarms.py).
+EVENTS_INTERVAL = timedelta(days=7)
+EVENTS_EVERY_READ = timedelta(hours=1)
+# On such a generous plan, the events every this long: with every alarms read (every 15
+# minutes on Kilowatt) they would double the alarms' cost and overrun the quota.
+EVENTS_GENEROUS_INTERVAL = timedelta(hours=6)
+# The open alarms and events followed per system and the last reads, kept across restarts.
 ALARMS_STORAGE_VERSION = 1
+# Changes kept for an event entity that is not there to fire them (disabled).
+MAX_PENDING_CHANGES = 50
 
 _LOGGER = logging.getLogger(__name__)
 
 ALARM_MEMORIES: HassKey[dict[str, AlarmMemory]] = HassKey(f"{DOMAIN}_alarm_memories")
 
 
-class AlarmMemory:
-    """The open alarms an entry follows and its last alarm fetches, saved across restarts.
+class ChangeKind(StrEnum):
+    """What the event entity fires, and the device triggers listen to."""
 
-    One small store per entry, shared by its systems' alarm coordinators. Alarms are kept as
-    Enphase sent them (their serial numbers stay in .storage, never in a log).
+    ALARM_RAISED = "alarm_raised"
+    ALARM_CLEARED = "alarm_cleared"
+    EVENT_OPENED = "event_opened"
+    EVENT_CLOSED = "event_closed"
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmChange:
+    """An alarm raised or cleared, or an event opened or closed, noticed at one read."""
+
+    kind: ChangeKind
+    noticed_at: datetime
+    alarm: Alarm | None = None
+    event: Event | None = None
+
+
+@dataclass(slots=True)
+class SavedAlarms:
+    """What an earlier run saved of one system: open alarms and events, and when read."""
+
+    fetched_at: datetime
+    alarms: list[Alarm]
+    events_fetched_at: datetime | None = None
+    events: list[Event] | None = None
+
+
+class AlarmMemory:
+    """The open alarms and events an entry follows and its last reads, saved across restarts.
+
+    One small store per entry, shared by its systems' alarm coordinators. Alarms and events
+    are kept as Enphase sent them (their serial numbers stay in .storage, never in a log).
     """
 
     def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
@@ -76,13 +104,43 @@ class AlarmMemory:
                 }
             return self.systems
 
-    async def async_save(self, system_id: int, fetched_at: datetime, alarms: list[Alarm]) -> None:
-        """Save one system's open alarms and the time of the fetch that found them."""
+    async def async_restore(self, system_id: int) -> SavedAlarms | None:
+        """Return what was saved of one system, or None when nothing readable was."""
+        saved = (await self.async_load()).get(str(system_id))
+        if not isinstance(saved, dict):
+            return None
+        fetched_at = saved_time(saved.get("fetched_at"))
+        if fetched_at is None:
+            return None
+        try:
+            alarms = Alarm.list_from_response(
+                {"alarms": saved.get("open") or []}, system_id=system_id
+            )
+        except EnphaseError:
+            return None
+        restored = SavedAlarms(fetched_at, alarms)
+        events_at = saved_time(saved.get("events_fetched_at"))
+        if events_at is not None and isinstance(saved.get("events") or [], list):
+            try:
+                restored.events = Event.list_from_response(
+                    {"events": saved.get("events") or []}, system_id=system_id
+                )
+            except EnphaseError:
+                return restored
+            restored.events_fetched_at = events_at
+        return restored
+
+    async def async_save(self, system_id: int, saved: SavedAlarms) -> None:
+        """Save one system's open alarms and events and the times of the reads that found them."""
         systems = await self.async_load()
-        systems[str(system_id)] = {
-            "fetched_at": fetched_at.isoformat(),
-            "open": [dict(alarm.raw) for alarm in alarms if not alarm.cleared],
+        entry: dict[str, Any] = {
+            "fetched_at": saved.fetched_at.isoformat(),
+            "open": [dict(alarm.raw) for alarm in saved.alarms if not alarm.cleared],
         }
+        if saved.events is not None and saved.events_fetched_at is not None:
+            entry["events_fetched_at"] = saved.events_fetched_at.isoformat()
+            entry["events"] = [dict(event.raw) for event in saved.events]
+        systems[str(system_id)] = entry
         await self.store.async_save({"systems": systems})
 
 
@@ -93,7 +151,10 @@ def saved_time(value: Any) -> datetime | None:
 
 
 def _readable(system_id: str, saved: Any) -> bool:
-    """Whether one system's saved alarms can be used; say why not when they cannot."""
+    """Whether one system's saved alarms can be used; say why not when they cannot.
+
+    Its saved events are optional: ``AlarmMemory.async_restore`` drops ones it cannot read.
+    """
     try:
         ok = (
             system_id.isdigit()
@@ -113,6 +174,11 @@ def _readable(system_id: str, saved: Any) -> bool:
     return ok
 
 
+def events_interval(alarm_interval: timedelta) -> timedelta:
+    """Return how often the open events are read, for a plan reading alarms this often."""
+    return EVENTS_GENEROUS_INTERVAL if alarm_interval <= EVENTS_EVERY_READ else EVENTS_INTERVAL
+
+
 def alarm_memory(hass: HomeAssistant, entry: ConfigEntry[Any]) -> AlarmMemory:
     """Return the entry's alarm memory (one per loaded entry)."""
     memories = hass.data.setdefault(ALARM_MEMORIES, {})
@@ -121,48 +187,44 @@ def alarm_memory(hass: HomeAssistant, entry: ConfigEntry[Any]) -> AlarmMemory:
     return memory
 
 
-type AlarmWindow = tuple[datetime, datetime, set[str]]
+def alarm_changes(
+    known: Mapping[str, Alarm], found: Iterable[Alarm], now: datetime
+) -> list[AlarmChange]:
+    """Return the alarms raised since ``known`` was read, then those cleared since.
 
-
-def read_windows(
-    now: datetime,
-    fetched_at: datetime | None,
-    followed: Iterable[Alarm],
-    per_system: float,
-) -> tuple[datetime, list[AlarmWindow]]:
-    """Return where the recent window starts, and the windows of older followed alarms.
-
-    ``per_system`` is the plan's monthly requests per system (a tight plan looks back one
-    week the first time, not four). Each older window spans at most a week (one request)
-    around the start times of the followed alarms it checks.
+    Cleared means gone from the open alarms: open_alarms returns every open one whatever its
+    age, so an alarm it no longer lists has ended.
     """
-    first_look = (
-        ALARM_FIRST_LOOKBACK if per_system >= ALARM_FIRST_LOOKBACK_MIN_QUOTA else ALARM_WINDOW
+    current = {alarm.id: alarm for alarm in found if not alarm.cleared}
+    changes = [
+        AlarmChange(ChangeKind.ALARM_RAISED, now, alarm=alarm)
+        for alarm_id, alarm in current.items()
+        if alarm_id not in known
+    ]
+    changes.extend(
+        AlarmChange(ChangeKind.ALARM_CLEARED, now, alarm=alarm)
+        for alarm_id, alarm in known.items()
+        if alarm_id not in current
     )
-    oldest = now - first_look
-    start = oldest
-    if fetched_at is not None:
-        start = max(oldest, min(now - ALARM_WINDOW, fetched_at - ALARM_MARGIN))
-    floor = now - MAX_ALARM_LOOKBACK
-    open_starts = sorted(
-        (alarm.alarm_start_time, alarm.id)
-        for alarm in followed
-        if alarm.alarm_start_time is not None
-        and not alarm.cleared
-        and floor + ALARM_MARGIN <= alarm.alarm_start_time < start
-    )
-    windows: list[AlarmWindow] = []
-    for began, alarm_id in open_starts:
-        if windows and began + ALARM_MARGIN - windows[-1][0] <= ALARM_WINDOW:
-            windows[-1] = (windows[-1][0], began + ALARM_MARGIN, {*windows[-1][2], alarm_id})
-        else:
-            windows.append((began - ALARM_MARGIN, began + ALARM_MARGIN, {alarm_id}))
-    return start, windows
+    return changes
 
 
-def requests_needed(now: datetime, start: datetime, windows: list[AlarmWindow]) -> int:
-    """Return the requests of a fetch: a week each, the recent window and the older ones."""
-    return max(1, math.ceil((now - start) / ALARM_WINDOW)) + len(windows)
+def event_changes(
+    known: Mapping[str, Event], found: Iterable[Event], now: datetime
+) -> list[AlarmChange]:
+    """Return the events opened since ``known`` was read, then those closed since."""
+    current = {event.id: event for event in found if event.is_open}
+    changes = [
+        AlarmChange(ChangeKind.EVENT_OPENED, now, event=event)
+        for event_id, event in current.items()
+        if event_id not in known
+    ]
+    changes.extend(
+        AlarmChange(ChangeKind.EVENT_CLOSED, now, event=event)
+        for event_id, event in known.items()
+        if event_id not in current
+    )
+    return changes
 
 
 async def async_forget_alarms(hass: HomeAssistant, entry_id: str) -> None:

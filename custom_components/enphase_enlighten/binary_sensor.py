@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from homeassistant.helpers.entity import Entity
     from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-    from .api import Summary, System
+    from .api import Device, Summary, System
     from .runtime import EnphaseConfigEntry
 
 # Coordinators do all the fetching; entities only read their data.
@@ -113,19 +113,21 @@ async def async_setup_entry(
         )
         entities.append(EnphaseActiveAlarmBinarySensor(data.alarms, ACTIVE_ALARM))
         async_add_entities_when_seen(
-            entry, data.devices, async_add_entities, _device_factory(data.devices)
+            entry, data.devices, async_add_entities, _device_factory(data.devices, data.alarms)
         )
     async_add_entities(entities)
 
 
 def _device_factory(
-    coordinator: EnphaseDevicesCoordinator,
+    coordinator: EnphaseDevicesCoordinator, alarms: EnphaseAlarmsCoordinator
 ) -> Callable[[], Iterable[tuple[str, Callable[[], Entity]]]]:
     def factory() -> Iterable[tuple[str, Callable[[], Entity]]]:
         for serial, device in hardware_serials(coordinator):
             yield (
                 f"{serial}_{DEVICE_PROBLEM.key}",
-                partial(EnphaseDeviceProblemBinarySensor, coordinator, DEVICE_PROBLEM, device),
+                partial(
+                    EnphaseDeviceProblemBinarySensor, coordinator, DEVICE_PROBLEM, device, alarms
+                ),
             )
 
     return factory
@@ -158,11 +160,29 @@ class EnphaseActiveAlarmBinarySensor(
 
 
 class EnphaseDeviceProblemBinarySensor(EnphaseHardwareEntity, BinarySensorEntity):
-    """On while a piece of hardware reports a status other than normal."""
+    """On while a piece of hardware reports a status other than normal, or an alarm names it."""
+
+    def __init__(
+        self,
+        coordinator: EnphaseDevicesCoordinator,
+        description: BinarySensorEntityDescription,
+        device: Device,
+        alarms: EnphaseAlarmsCoordinator,
+    ) -> None:
+        """Follow the hardware's status and the system's open alarms."""
+        super().__init__(coordinator, description, device)
+        self.alarms = alarms
+
+    async def async_added_to_hass(self) -> None:
+        """Also follow the system's alarms."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.alarms.async_add_listener(self.async_write_ha_state))
 
     @property
     def is_on(self) -> bool | None:
         """Return whether the hardware has a problem."""
         if (device := self.device) is None:
             return None
+        if self.serial in self.alarms.open_serials:
+            return True
         return status_problem(device.status)

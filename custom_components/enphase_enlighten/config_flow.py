@@ -9,15 +9,15 @@ from homeassistant.config_entries import (
     SOURCE_REAUTH,
     SOURCE_RECONFIGURE,
     ConfigFlowResult,
-    OptionsFlow,
+    OptionsFlowWithReload,
 )
 from homeassistant.core import callback
 from homeassistant.helpers import config_entry_oauth2_flow
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-import voluptuous as vol
 
 from .api import EnphaseClient, System, TokenProvider
 from .application_credentials import DEVELOPER_PORTAL_URL
+from .compat import vol
 from .const import (
     CONF_API_KEY,
     CONF_PLAN,
@@ -247,11 +247,11 @@ class EnphaseFlowHandler(config_entry_oauth2_flow.AbstractOAuth2FlowHandler, dom
         )
 
 
-class EnphaseOptionsFlow(OptionsFlow):
+class EnphaseOptionsFlow(OptionsFlowWithReload):
     """Choose which of the account's systems the entry follows, and the request reserve.
 
-    The entry's update listener (in runtime.py) reloads it when these options change;
-    OptionsFlowWithReload would refuse to run alongside that listener.
+    Saving changed options reloads the entry once (OptionsFlowWithReload); the entry has
+    no update listener, so token refreshes, which update the entry too, reload nothing.
     """
 
     config_entry: EnphaseConfigEntry

@@ -12,7 +12,17 @@ from homeassistant.helpers.storage import Store
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from .alarms import alarm_memory, read_windows, requests_needed, saved_time
+from .alarms import (
+    MAX_PENDING_CHANGES,
+    AlarmChange,
+    ChangeKind,
+    SavedAlarms,
+    alarm_changes,
+    alarm_memory,
+    event_changes,
+    events_interval,
+    saved_time,
+)
 from .api import (
     Alarm,
     Devices,
@@ -22,6 +32,7 @@ from .api import (
     EnphaseError,
     EnphaseNotFoundError,
     EnphaseRateLimitError,
+    Event,
     EventType,
     MicroinverterSummary,
     Summary,
@@ -39,7 +50,6 @@ if TYPE_CHECKING:
 
     from homeassistant.config_entries import ConfigEntry
 
-    from .alarms import AlarmWindow
     from .auth import EnphaseAuth
     from .entry_budget import EntryBudget
     from .held import HeldData
@@ -383,6 +393,17 @@ class EnphaseDevicesCoordinator(EnphaseSystemCoordinator[Devices | None]):
     async def _async_fetch(self) -> Devices | None:
         return await self._async_call(lambda: self.client.devices(self.system_id))
 
+    def _learn(self, data: Devices | None, now: datetime) -> None:
+        if data is None or self.data is None:
+            return
+        before = {serial: device.status for serial, device in self.data.by_serial().items()}
+        if any(
+            serial in before and before[serial] != device.status
+            for serial, device in data.by_serial().items()
+        ):
+            # A device's status changed: an alarm was probably raised or cleared.
+            self.budget.planner.mark_urgent(TaskKind.ALARMS, self.system_id)
+
     def _hold(self, data: Devices | None) -> Any:
         return None if data is None else dict(data.raw)
 
@@ -406,11 +427,16 @@ class EnphaseDevicesCoordinator(EnphaseSystemCoordinator[Devices | None]):
 
 
 class EnphaseAlarmsCoordinator(EnphaseSystemCoordinator[list[Alarm] | None]):
-    """A system's active alarms: raised within the last week, or seen open before.
+    """A system's open alarms (and open events), one request each, whatever their age.
 
-    The open alarms and the time of the last fetch are saved, so after a restart the fetch
-    covers the time Home Assistant was off (at least a week, at most four) and checks the
-    alarms followed before, instead of reading a whole month again.
+    The open events are read with the alarms every few hours on generous plans, weekly on
+    tight ones.
+
+    What changed since the previous read (alarms raised or cleared, events opened or closed)
+    waits in ``changes`` for the event entity. The open alarms and events are saved, so
+    after a restart the first read tells what changed while Home Assistant was off; at the
+    first install (nothing saved) the first read is the baseline: nothing already open is
+    news.
     """
 
     kind = TaskKind.ALARMS
@@ -419,34 +445,36 @@ class EnphaseAlarmsCoordinator(EnphaseSystemCoordinator[list[Alarm] | None]):
         """Set up the coordinator; the saved state is read in ``async_prepare``."""
         super().__init__(*args, **kwargs)
         self.memory = alarm_memory(self.hass, self.config_entry)
-        # The last successful fetch, saved; None until one is known.
+        # The last successful read, saved; None until one is known.
         self.fetched_at: datetime | None = None
-        # Ids of the open alarms an earlier run saved (not news for the event entity);
-        # None when nothing was saved (the first install).
+        # Ids of the open alarms an earlier run saved; None when nothing was saved.
         self.restored_ids: frozenset[str] | None = None
+        # The open events (None until read) and when they were read.
+        self.events: list[Event] | None = None
+        self.events_fetched_at: datetime | None = None
+        # Open alarms and events the changes are counted from; None: no baseline yet.
+        self._known_alarms: dict[str, Alarm] | None = None
+        self._known_events: dict[str, Event] | None = None
+        self.changes: list[AlarmChange] = []
         self._prepared = False
 
     async def async_prepare(self) -> None:
-        """Start from the open alarms saved by an earlier run, and its last fetch time."""
+        """Start from the open alarms and events saved by an earlier run."""
         if self._prepared:
             return
         self._prepared = True
-        saved = (await self.memory.async_load()).get(str(self.system_id))
-        if not isinstance(saved, dict):
+        saved = await self.memory.async_restore(self.system_id)
+        if saved is None:
             return
-        fetched_at = dt_util.parse_datetime(str(saved.get("fetched_at")))
-        try:
-            alarms = Alarm.list_from_response(
-                {"alarms": saved.get("open") or []}, system_id=self.system_id
-            )
-        except EnphaseError:
-            return
-        if fetched_at is None:
-            return
-        self.fetched_at = fetched_at
-        self.restored_ids = frozenset(alarm.id for alarm in alarms)
+        self.fetched_at = saved.fetched_at
+        self.restored_ids = frozenset(alarm.id for alarm in saved.alarms)
+        self._known_alarms = {alarm.id: alarm for alarm in saved.alarms}
+        if saved.events is not None:
+            self.events = saved.events
+            self.events_fetched_at = saved.events_fetched_at
+            self._known_events = {event.id: event for event in saved.events if event.is_open}
         if self.data is None:
-            self.async_set_updated_data(alarms)
+            self.async_set_updated_data(saved.alarms)
 
     async def async_restore(self) -> bool:
         """Start from the saved open alarms (the alarms keep their own memory, not held data)."""
@@ -456,35 +484,57 @@ class EnphaseAlarmsCoordinator(EnphaseSystemCoordinator[list[Alarm] | None]):
         self.last_success_at = self.fetched_at
         return True
 
-    def _windows(self, now: datetime) -> tuple[datetime, list[AlarmWindow]]:
-        """Return where the recent window starts, and the windows of older followed alarms."""
-        planner = self.budget.planner
-        per_system = planner.limits.per_month / max(1, planner.system_count)
-        return read_windows(now, self.fetched_at, self.data or (), per_system)
+    def _events_due(self, now: datetime) -> bool:
+        if self.events_fetched_at is None:
+            return True
+        return now - self.events_fetched_at >= events_interval(
+            self.budget.planner.alarm_interval(now)
+        )
 
     def requests_needed(self, now: datetime) -> int:
-        """Return the requests of the next fetch: a week each, recent and older windows."""
-        return requests_needed(now, *self._windows(now))
+        """Return the requests of the next read: the open alarms, and the events when due."""
+        return 2 if self._events_due(now) else 1
 
     async def _async_fetch(self) -> list[Alarm] | None:
         now = dt_util.utcnow()
-        start, windows = self._windows(now)
-        alarms = await self._async_call(partial(self.client.alarms, self.system_id, start, now))
-        found = {alarm.id for alarm in alarms}
-        for window_start, window_end, ids in windows:
-            # Enphase may list an open alarm in every window it overlaps: then the recent
-            # window already showed it, and its own window is not needed.
-            if ids <= found:
-                continue
-            for alarm in await self._async_call(
-                partial(self.client.alarms, self.system_id, window_start, window_end)
-            ):
-                if alarm.id not in found:
-                    found.add(alarm.id)
-                    alarms.append(alarm)
+        alarms = await self._async_call(partial(self.client.open_alarms, self.system_id))
+        changed: list[AlarmChange] = []
+        if self._known_alarms is not None:
+            changed = alarm_changes(self._known_alarms, alarms, now)
+        events = self.events
+        changes: list[AlarmChange] = []
+        if self._events_due(now):
+            events = await self._async_call(partial(self.client.open_events, self.system_id))
+            if self._known_events is not None:
+                changes = event_changes(self._known_events, events, now)
+            self._known_events = {event.id: event for event in events if event.is_open}
+            self.events, self.events_fetched_at = events, now
+        planner = self.budget.planner
+        if any(change.kind is ChangeKind.ALARM_CLEARED for change in changed) and (
+            planner.last_status(self.system_id) not in (None, "normal")
+        ):
+            # The alarm behind the status may be over: a gateway back from an outage uploads
+            # its backlog at once, while the planner may be polling slowly for want of
+            # uploads. A silent alarm's end changes nothing the summary shows.
+            planner.mark_urgent(TaskKind.SUMMARY, self.system_id)
+        self._known_alarms = {alarm.id: alarm for alarm in alarms if not alarm.cleared}
+        # The alarms last: the event entity's state then shows the alarm, not its events.
+        self.changes = [*self.changes, *changes, *changed][-MAX_PENDING_CHANGES:]
         self.fetched_at = now
-        await self.memory.async_save(self.system_id, now, alarms)
+        await self.memory.async_save(
+            self.system_id, SavedAlarms(now, alarms, self.events_fetched_at, events)
+        )
         return alarms
+
+    def pop_changes(self) -> list[AlarmChange]:
+        """Return the changes not announced yet, and forget them."""
+        changes, self.changes = self.changes, []
+        return changes
+
+    @property
+    def open_serials(self) -> set[str]:
+        """Return the serial numbers the open alarms name."""
+        return {serial for alarm in self.data or () for serial in alarm.serial_numbers}
 
 
 class EnphaseInvertersCoordinator(EnphaseSystemCoordinator[dict[str, MicroinverterSummary] | None]):

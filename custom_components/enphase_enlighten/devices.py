@@ -8,6 +8,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 
+from . import compat
 from .const import DOMAIN
 
 if TYPE_CHECKING:
@@ -31,27 +32,27 @@ def remove_stale_devices(
 ) -> None:
     """Remove the hardware devices of a system that Enphase no longer lists."""
     registry = dr.async_get(hass)
-    system_device = registry.async_get_device(identifiers={system_identifier(system_id)})
+    system_device = compat.get_device(registry, system_identifier(system_id), entry.entry_id)
     if system_device is None:
         return
     for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
         if device.via_device_id != system_device.id:
             continue
         if not any(domain == DOMAIN and ident in serials for domain, ident in device.identifiers):
-            registry.async_update_device(device.id, remove_config_entry_id=entry.entry_id)
+            compat.remove_device(registry, device, entry.entry_id)
 
 
 @callback
 def remove_system_device(hass: HomeAssistant, entry: ConfigEntry[Any], system_id: int) -> None:
     """Remove a system and its hardware devices from the device registry."""
     registry = dr.async_get(hass)
-    system_device = registry.async_get_device(identifiers={system_identifier(system_id)})
+    system_device = compat.get_device(registry, system_identifier(system_id), entry.entry_id)
     if system_device is None:
         return
     for device in dr.async_entries_for_config_entry(registry, entry.entry_id):
         if device.via_device_id == system_device.id:
-            registry.async_update_device(device.id, remove_config_entry_id=entry.entry_id)
-    registry.async_update_device(system_device.id, remove_config_entry_id=entry.entry_id)
+            compat.remove_device(registry, device, entry.entry_id)
+    compat.remove_device(registry, system_device, entry.entry_id)
 
 
 def system_device_info(system_id: int, system: System | None) -> DeviceInfo:
@@ -93,8 +94,8 @@ def register_system_devices(
                 if domain == DOMAIN and ident.isdigit():
                     remove_system_device(hass, entry, int(ident))
     for system_id in system_ids:
-        if system_id not in systems and registry.async_get_device(
-            identifiers={system_identifier(system_id)}
+        if system_id not in systems and compat.get_device(
+            registry, system_identifier(system_id), entry.entry_id
         ):
             # Missing from Enphase's last answer: kept as it was, name included.
             continue
@@ -116,9 +117,10 @@ def registered_system_ids(hass: HomeAssistant, entry: ConfigEntry[Any]) -> set[i
     }
 
 
-def system_device_name(hass: HomeAssistant, system_id: int) -> str:
+def system_device_name(hass: HomeAssistant, entry: ConfigEntry[Any], system_id: int) -> str:
     """Return the name a user knows a system by (its device's), without an address."""
-    device = dr.async_get(hass).async_get_device(identifiers={system_identifier(system_id)})
+    registry = dr.async_get(hass)
+    device = compat.get_device(registry, system_identifier(system_id), entry.entry_id)
     if device is not None and (device.name_by_user or device.name):
         return str(device.name_by_user or device.name)
     return f"Enphase system {system_id}"

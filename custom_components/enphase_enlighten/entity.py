@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.core import callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceEntryType, DeviceInfo
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
+from . import compat
 from .const import DOMAIN
 from .coordinator import (
     EnphaseCoordinator,
@@ -95,7 +97,14 @@ def readable_name(name: str) -> str:
     return LONG_NUMBER.sub(lambda match: short_serial(match.group()), name)
 
 
-def hardware_device_info(system_id: int, device: Device) -> DeviceInfo:
+def _part_of_system(coordinator: EnphaseSystemCoordinator[Any], info: DeviceInfo) -> DeviceInfo:
+    """Link a hardware device to its system's device (registered before the platforms)."""
+    registry = dr.async_get(coordinator.hass)
+    parent = system_identifier(coordinator.system_id)
+    return compat.link_to_parent(info, registry, parent, coordinator.config_entry.entry_id)
+
+
+def hardware_device_info(coordinator: EnphaseDevicesCoordinator, device: Device) -> DeviceInfo:
     """Return the device info of one piece of hardware, keyed by its serial number."""
     serial = device.serial_number or ""
     kind_model = KIND_MODELS.get(device.kind, device.kind)
@@ -111,16 +120,17 @@ def hardware_device_info(system_id: int, device: Device) -> DeviceInfo:
         model=model,
         name=name,
         serial_number=serial,
-        via_device=system_identifier(system_id),
     )
     if model_id := (device.sku or device.part_number):
         info["model_id"] = model_id
     if device.firmware:
         info["sw_version"] = device.firmware
-    return info
+    return _part_of_system(coordinator, info)
 
 
-def micro_device_info(system_id: int, micro: MicroinverterSummary) -> DeviceInfo:
+def micro_device_info(
+    coordinator: EnphaseInvertersCoordinator, micro: MicroinverterSummary
+) -> DeviceInfo:
     """Return the device info of a microinverter seen in the inverters summary."""
     serial = micro.serial_number or ""
     info = DeviceInfo(
@@ -129,13 +139,12 @@ def micro_device_info(system_id: int, micro: MicroinverterSummary) -> DeviceInfo
         model=micro.model or KIND_MODELS["micros"],
         name=f"Microinverter {short_serial(serial)}",
         serial_number=serial,
-        via_device=system_identifier(system_id),
     )
     if model_id := (micro.sku or micro.part_number):
         info["model_id"] = model_id
     if micro.proc_load:
         info["sw_version"] = micro.proc_load
-    return info
+    return _part_of_system(coordinator, info)
 
 
 class EnphaseEntity[CoordinatorT: EnphaseCoordinator[Any]](CoordinatorEntity[CoordinatorT]):
@@ -206,7 +215,7 @@ class EnphaseHardwareEntity(EnphaseEntity[EnphaseDevicesCoordinator]):
             coordinator,
             description,
             serial,
-            hardware_device_info(coordinator.system_id, device),
+            hardware_device_info(coordinator, device),
         )
         self.serial = serial
 
@@ -238,9 +247,7 @@ class EnphaseMicroEntity(EnphaseEntity[EnphaseInvertersCoordinator]):
     ) -> None:
         """Bind the entity to a microinverter (it has a serial number)."""
         serial = micro.serial_number or ""
-        super().__init__(
-            coordinator, description, serial, micro_device_info(coordinator.system_id, micro)
-        )
+        super().__init__(coordinator, description, serial, micro_device_info(coordinator, micro))
         self.serial = serial
 
     @property

@@ -17,9 +17,9 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-import voluptuous as vol
 
 from .budget import PlanLimits, Reserve
+from .compat import vol
 from .const import (
     CONF_API_KEY,
     CONF_PLAN,

@@ -57,6 +57,21 @@ def async_update_quota_issue(
         ir.async_delete_issue(hass, DOMAIN, quota_issue_id(entry.entry_id))
 
 
+def plan_issue_key(systems: int, max_systems: int) -> str:
+    """Pick the plan-too-small text that reads right for these numbers.
+
+    One text per case instead of ICU plural forms: Home Assistant 2026.11 checks every
+    translation with Python's string formatter and drops a string holding ICU plurals.
+    """
+    if systems <= 1:
+        return "plan_too_small_one_system"
+    if max_systems <= 0:
+        return "plan_too_small_for_any"
+    if max_systems == 1:
+        return "plan_too_small_max_one"
+    return "plan_too_small"
+
+
 @callback
 def async_update_plan_issue(
     hass: HomeAssistant,
@@ -75,11 +90,10 @@ def async_update_plan_issue(
             is_fixable=False,
             is_persistent=False,
             severity=ir.IssueSeverity.WARNING,
-            translation_key="plan_too_small",
+            translation_key=plan_issue_key(verdict.systems, verdict.max_systems),
             translation_placeholders={
                 "entry": entry.title,
                 "quota": f"{quota:,}",
-                # Bare numbers: the description picks plural forms by them (ICU).
                 "systems": str(verdict.systems),
                 "max_systems": str(verdict.max_systems),
                 "interval": format_duration(verdict.daylight_interval),

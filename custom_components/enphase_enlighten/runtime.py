@@ -23,16 +23,11 @@ from homeassistant.helpers.config_entry_oauth2_flow import (
 from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
+from . import compat
 from .api import EnphaseClient, RequestRecord, System
 from .auth import EnphaseAuth, async_restore_token
 from .budget import SystemProfile, with_fallback_zone
-from .const import (
-    CONF_API_KEY,
-    CONF_RESERVE_MANUAL,
-    CONF_RESERVE_OTHER,
-    CONF_SYSTEMS,
-    DOMAIN,
-)
+from .const import CONF_API_KEY, DOMAIN
 from .coordinator import (
     EnphaseAlarmsCoordinator,
     EnphaseDevicesCoordinator,
@@ -157,12 +152,12 @@ def wants_inverters(hass: HomeAssistant, entry: ConfigEntry[Any], system_id: int
     """Whether a system's microinverter sensors are in use (or not created yet)."""
     entities = er.async_get(hass)
     devices = dr.async_get(hass)
-    system_device = devices.async_get_device(identifiers={system_identifier(system_id)})
+    system_device = compat.get_device(devices, system_identifier(system_id), entry.entry_id)
     found = False
     for entity in er.async_entries_for_config_entry(entities, entry.entry_id):
         if not entity.unique_id.endswith(MICRO_SENSOR_KEYS) or entity.device_id is None:
             continue
-        device = devices.async_get(entity.device_id)
+        device = compat.get_device_by_id(devices, entity.device_id)
         if device is None or system_device is None or device.via_device_id != system_device.id:
             continue
         found = True
@@ -394,17 +389,10 @@ async def _async_start(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
                 coordinator.async_add_listener(partial(_on_system_fetched, hass, entry, system_id))
             )
     register_system_devices(hass, entry, runtime.system_data, systems.data)
+    # No update listener: the options flow reloads the entry when it saves new options, the
+    # reconfigure and reauth flows when they finish, and token refreshes reload nothing.
     entry.async_on_unload(systems.async_add_listener(lambda: _on_systems_update(hass, entry)))
     scheduler.start()
-    reloading_options = (CONF_SYSTEMS, CONF_RESERVE_OTHER, CONF_RESERVE_MANUAL)
-    selection = [entry.options.get(option) for option in reloading_options]
-
-    async def _async_entry_updated(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
-        # Token refreshes update the entry too; only new options (systems, reserve) reload.
-        if [entry.options.get(option) for option in reloading_options] != selection:
-            await hass.config_entries.async_reload(entry.entry_id)
-
-    entry.async_on_unload(entry.add_update_listener(_async_entry_updated))
 
 
 @callback
@@ -433,7 +421,7 @@ def _on_systems_update(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
         if runtime.missing.pop(system_id, None) is not None:
             _LOGGER.info("Enphase lists system %s again", system_id)
             async_update_system_missing_issue(hass, entry, system_id, "", None)
-        device = registry.async_get_device(identifiers={system_identifier(system_id)})
+        device = compat.get_device(registry, system_identifier(system_id), entry.entry_id)
         if device is not None and system.name and device.name != system.name:
             registry.async_update_device(device.id, name=system.name)
     # Time zones and gateway links may have changed, or systems gone.
@@ -453,7 +441,7 @@ def _mark_missing(
     )
     # The name is for the user's own repair list only, never for the log.
     async_update_system_missing_issue(
-        hass, entry, system_id, system_device_name(hass, system_id), now
+        hass, entry, system_id, system_device_name(hass, entry, system_id), now
     )
 
 

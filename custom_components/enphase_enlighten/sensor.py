@@ -20,6 +20,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.util import dt as dt_util
 
+from .alarm_sensor import ACTIVE_ALARMS, EnphaseActiveAlarmsSensor
 from .coordinator import (
     EnphaseDevicesCoordinator,
     EnphaseInvertersCoordinator,
@@ -306,6 +307,10 @@ async def async_setup_entry(
     budget = entry.runtime_data.budget
     async_add_entities(
         EnphaseBudgetSensor(entry, budget, description) for description in BUDGET_SENSORS
+    )
+    async_add_entities(
+        EnphaseActiveAlarmsSensor(data.alarms, ACTIVE_ALARMS)
+        for data in entry.runtime_data.system_data.values()
     )
     for data in entry.runtime_data.system_data.values():
         async_add_entities_when_seen(

@@ -17,9 +17,10 @@ from homeassistant.core import (
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
-import voluptuous as vol
 
+from . import compat
 from .budget import RefreshDecision, RefreshRefusal
+from .compat import vol
 from .const import DOMAIN
 from .messages import refresh_refused
 
@@ -71,10 +72,10 @@ def _loaded_entry(hass: HomeAssistant, entry_id: str) -> EnphaseConfigEntry:
 def _system_of_device(hass: HomeAssistant, entry: EnphaseConfigEntry, device_id: str) -> int:
     """Return the system id of a system device, or of the system a hardware device is part of."""
     registry = dr.async_get(hass)
-    device = registry.async_get(device_id)
+    device = compat.get_device_by_id(registry, device_id)
     if device is not None and device.via_device_id is not None:
-        device = registry.async_get(device.via_device_id)
-    if device is not None and entry.entry_id in device.config_entries:
+        device = compat.get_device_by_id(registry, device.via_device_id)
+    if device is not None and compat.owns_device(device, entry.entry_id):
         for domain, ident in device.identifiers:
             if (
                 domain == DOMAIN

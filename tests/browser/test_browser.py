@@ -228,6 +228,9 @@ def test_add_energy_and_reauth_in_the_browser(stack: Stack) -> None:
             viewport={"width": 1280, "height": 860},
         )
         context.set_default_timeout(STEP_TIMEOUT_MS)
+        # Home Assistant's keyboard shortcuts ("e" opens the entity search) would catch what the
+        # test types when a busy machine focuses a field late; a user's profile can turn them off.
+        context.add_init_script("window.localStorage.setItem('enableShortcuts', 'false');")
         page = context.pages[0] if context.pages else context.new_page()
         try:
             _walk(stack, steps, context, page)
@@ -246,6 +249,16 @@ def test_add_energy_and_reauth_in_the_browser(stack: Stack) -> None:
     shutil.rmtree(profile, ignore_errors=True)
     # Shown with -s, and in the captured output of a later failure.
     print(f"browser test: {time.monotonic() - started:.1f} s, screenshots in {stack.artifacts}")  # noqa: T201
+
+
+# True once the deepest focused element (through open shadow roots) is a text field.
+FOCUSED_FIELD = """() => {
+    let active = document.activeElement;
+    while (active && active.shadowRoot && active.shadowRoot.activeElement) {
+        active = active.shadowRoot.activeElement;
+    }
+    return !!active && (active.tagName === "INPUT" || active.tagName === "TEXTAREA");
+}"""
 
 
 def _walk(stack: Stack, steps: Steps, context: BrowserContext, page: Page) -> None:
@@ -309,6 +322,7 @@ def _walk(stack: Stack, steps: Steps, context: BrowserContext, page: Page) -> No
     page.get_by_text("Add solar production").click()
     _dialog_title(page, "Configure solar panels")
     page.get_by_text("Select a statistic").first.click()
+    page.wait_for_function(FOCUSED_FIELD)
     page.keyboard.type(f"{system['name']} Lifetime energy")
     page.get_by_text(system["name"], exact=False).first.click()
     steps.shot(page, "energy-solar-picked")
@@ -334,10 +348,18 @@ def _walk(stack: Stack, steps: Steps, context: BrowserContext, page: Page) -> No
                 assert resp.status == 200, (path, resp.status)
         (entry,) = await client.config_entries()
         await client.request("POST", f"/api/config/config_entries/entry/{entry['entry_id']}/reload")
+        # The reload asks Enphase nothing (its answers are held and fresh), so it loads; the
+        # next fetch, asked for by hand, meets the forgotten sign-in.
         (entry,) = await client.config_entries()
-        return entry["state"]
+        state = entry["state"]
+        registry = await client.integration_entities()
+        enabled = [e["entity_id"] for e in registry if e["disabled_by"] is None]
+        await client.request(
+            "POST", "/api/services/homeassistant/update_entity", json={"entity_id": enabled}
+        )
+        return state
 
-    assert stack.call(revoke) == "setup_error"
+    assert stack.call(revoke) == "loaded"
     page.goto(f"{base}/config/integrations/dashboard")
     reconfigure = page.get_by_role("button", name="Reconfigure")
     expect(reconfigure.first).to_be_visible()

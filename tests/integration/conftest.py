@@ -16,6 +16,7 @@ from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.enphase_enlighten.const import (
     CONF_API_KEY,
@@ -26,10 +27,12 @@ from custom_components.enphase_enlighten.const import (
     DOMAIN,
     PLANS,
 )
+from tests.ha_compat import ComparableSnapshotExtension
 
 if TYPE_CHECKING:
     from freezegun.api import FrozenDateTimeFactory
 
+    from custom_components.enphase_enlighten.runtime import EnphaseConfigEntry
     from simulator import Simulator
 
 CLIENT_ID = "sim-client-id"
@@ -40,6 +43,12 @@ API_KEY = "sim-api-key"
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load the integration from custom_components."""
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots in one form on every supported Home Assistant (tests/ha_compat.py)."""
+    return snapshot.use_extension(ComparableSnapshotExtension)
 
 
 @pytest.fixture
@@ -94,6 +103,35 @@ def entity_registry_enabled_by_default() -> Generator[None]:
         new_callable=PropertyMock,
     ):
         yield
+
+
+@pytest.fixture
+def entry_setups() -> Generator[list[str]]:
+    """The ids of the entries the integration sets up, once per setup: a reload adds one."""
+    from custom_components import enphase_enlighten as integration
+
+    setups: list[str] = []
+    setup = integration.async_setup_entry
+
+    async def _counted(hass: HomeAssistant, entry: EnphaseConfigEntry) -> bool:
+        setups.append(entry.entry_id)
+        return await setup(hass, entry)
+
+    # Home Assistant looks the function up on the module at each setup.
+    with patch.object(integration, "async_setup_entry", _counted):
+        yield setups
+
+
+async def save_options(
+    hass: HomeAssistant, entry: MockConfigEntry, options: dict[str, Any]
+) -> None:
+    """Save options as the options flow does: changed ones reload the entry, once.
+
+    For tests about what the options do; test_config_flow.py tests the flow itself.
+    """
+    if hass.config_entries.async_update_entry(entry, options=options):
+        hass.config_entries.async_schedule_reload(entry.entry_id)
+    await hass.async_block_till_done()
 
 
 async def setup_entry(hass: HomeAssistant, entry: MockConfigEntry) -> None:

@@ -1,4 +1,4 @@
-"""Alarms across restarts: a four-week first look, saved open alarms, events for news only."""
+"""Alarms across restarts: one open_alarms read, saved open alarms, one event per change."""
 
 from __future__ import annotations
 
@@ -7,22 +7,22 @@ from typing import TYPE_CHECKING, Any
 
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
-from homeassistant.core import HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
-
-from custom_components.enphase_enlighten.alarms import ALARM_MEMORIES
-from custom_components.enphase_enlighten.const import (
-    CONF_PLAN,
-    CONF_REQUESTS_PER_MINUTE,
-    CONF_REQUESTS_PER_MONTH,
-    DOMAIN,
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
 )
+
+from custom_components.enphase_enlighten.alarm_info import ALARM_BUS_EVENT
+from custom_components.enphase_enlighten.alarms import ALARM_MEMORIES, events_interval
+from custom_components.enphase_enlighten.budget import Task, TaskKind
+from custom_components.enphase_enlighten.const import DOMAIN
 from custom_components.enphase_enlighten.coordinator import EnphaseAlarmsCoordinator
 from custom_components.enphase_enlighten.entry_budget import PLANNERS
 from custom_components.enphase_enlighten.held import HELD_DATA
-from simulator.model import SimSystem
 
 from .conftest import API_KEY, setup_entry
 
@@ -30,24 +30,15 @@ if TYPE_CHECKING:
     from simulator import Simulator
 
 SYSTEM_ID = 698910067
+GATEWAY = "202323054201"
+MICRO = "902167438951"
 ACTIVE = "binary_sensor.sunny_cottage_active_alarm"
+COUNT = "sensor.sunny_cottage_active_alarms"
 # Longer than the Watt plan's alarm interval for one system (18.5 h): alarms are due again.
 ALARMS_DUE = timedelta(hours=19)
 EVENT = "event.sunny_cottage_alarm"
-
-
-@pytest.fixture(params=["overlap", "start"])
-def semantics(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """How Enphase picks the alarms of a window (unconfirmed): both must work.
-
-    "overlap" (the simulator's reading): every alarm open during the window. "start": only
-    alarms that started in it, so an alarm open for weeks is missed by a one-week look.
-    """
-    if request.param == "start":
-        monkeypatch.setattr(
-            SimSystem, "_overlaps", staticmethod(lambda start, end, lo, hi: lo <= start <= hi)
-        )
-    return str(request.param)
+GATEWAY_PROBLEM = "binary_sensor.gateway_054201_problem"
+MICRO_PROBLEM = "binary_sensor.microinverter_438951_problem"
 
 
 @pytest.fixture
@@ -56,25 +47,46 @@ def now(freezer: FrozenDateTimeFactory) -> None:
     freezer.move_to("2026-06-21T19:00:00+00:00")
 
 
-def open_alarm(sim: Simulator, age: timedelta, event_type_id: int = 28) -> dict[str, Any]:
-    """Open an alarm that started ``age`` ago."""
-    alarm = sim.raise_alarm(SYSTEM_ID, event_type_id)
-    start = int(alarm["start"] - age.total_seconds())
-    alarm["start"] = start
-    for event in alarm["events"]:
-        event["start_date"] = start
-    return alarm
+@pytest.fixture
+def fired(hass: HomeAssistant) -> list[dict[str, Any]]:
+    """The bus events the event entity fires, in order."""
+    events: list[dict[str, Any]] = []
+
+    @callback
+    def _record(event: Event) -> None:
+        events.append(dict(event.data))
+
+    hass.bus.async_listen(ALARM_BUS_EVENT, _record)
+    return events
 
 
-def alarm_requests(sim: Simulator) -> int:
-    """Alarm requests the simulator has answered so far."""
-    return sum(1 for entry in sim.request_log if entry["endpoint"] == "alarms")
+def alarm_changes(fired: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alarms raised and cleared (an alarm's own events open and close beside it)."""
+    return [event for event in fired if event["type"].startswith("alarm_")]
+
+
+def open_alarm(sim: Simulator, age: timedelta, event_type_id: int = 28, **kwargs: Any) -> Any:
+    """Raise an alarm that started ``age`` ago."""
+    return sim.raise_alarm(SYSTEM_ID, event_type_id, at=dt_util.utcnow() - age, **kwargs)
+
+
+def requests(sim: Simulator, endpoint: str) -> int:
+    """Requests to one endpoint the simulator has answered so far."""
+    return sum(1 for entry in sim.request_log if entry["endpoint"] == endpoint)
 
 
 def alarms_coordinator(entry: MockConfigEntry) -> EnphaseAlarmsCoordinator:
     """The small home's alarms coordinator."""
     coordinator: EnphaseAlarmsCoordinator = entry.runtime_data.system_data[SYSTEM_ID].alarms
     return coordinator
+
+
+async def refresh_alarms(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """Read the alarms now, as the scheduler would."""
+    coordinator = alarms_coordinator(entry)
+    await coordinator.async_refresh()
+    await hass.async_block_till_done()
+    assert coordinator.last_update_success
 
 
 async def restart(hass: HomeAssistant, entry: MockConfigEntry) -> None:
@@ -89,22 +101,24 @@ async def restart(hass: HomeAssistant, entry: MockConfigEntry) -> None:
 
 
 @pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
-async def test_alarm_weeks_old_active_at_first_install_and_after_restart(
+async def test_months_old_alarm_one_request_at_first_install_and_after_restart(
     hass: HomeAssistant,
     sim: Simulator,
     config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
     hass_storage: dict[str, Any],
-    semantics: str,
+    fired: list[dict[str, Any]],
 ) -> None:
-    """Open three weeks before the first setup: active at once, and after a restart."""
-    alarm = open_alarm(sim, timedelta(weeks=3))
+    """Open twenty weeks: active at once from one request; cleared while off fires once."""
+    alarm = open_alarm(sim, timedelta(weeks=20))
     await setup_entry(hass, config_entry)
-    # No saved state: four weeks, one request per week.
-    assert alarm_requests(sim) == 4
+    assert requests(sim, "open_alarms") == 1
+    assert requests(sim, "alarms") == 0
     assert hass.states.get(ACTIVE).state == STATE_ON
-    # Already active at the first install: not news.
+    assert hass.states.get(COUNT).state == "1"
+    # Already open at the first install: not news.
     assert hass.states.get(EVENT).state == STATE_UNKNOWN
+    assert fired == []
     saved = hass_storage[f"{DOMAIN}.alarms.{config_entry.entry_id}"]["data"]
     assert [a["id"] for a in saved["systems"][str(SYSTEM_ID)]["open"]] == [alarm["id"]]
     text = str(saved)
@@ -113,107 +127,139 @@ async def test_alarm_weeks_old_active_at_first_install_and_after_restart(
 
     # Restarted when the alarms are due again (a restart fetches only what is due).
     freezer.tick(ALARMS_DUE)
-    before = alarm_requests(sim)
     await restart(hass, config_entry)
-    # The last week (the last fetch was a day ago), plus, when Enphase lists an alarm
-    # only in the window it started in, one request around the followed alarm's start.
-    assert alarm_requests(sim) - before == (1 if semantics == "overlap" else 2)
+    assert requests(sim, "open_alarms") == 2
     assert hass.states.get(ACTIVE).state == STATE_ON
-    # Known before the restart: the event does not fire again.
+    # Known before the restart: nothing fires again.
     assert hass.states.get(EVENT).state == STATE_UNKNOWN
+    assert fired == []
 
-    # Cleared while Home Assistant was off: off after the next restart.
+    # Cleared while Home Assistant was off: off after the next restart, and fired once.
     sim.clear_alarm(alarm["id"])
     freezer.tick(ALARMS_DUE)
     await restart(hass, config_entry)
     assert hass.states.get(ACTIVE).state == STATE_OFF
+    assert hass.states.get(COUNT).state == "0"
+    assert [(e["type"], e["alarm_id"]) for e in alarm_changes(fired)] == [
+        ("alarm_cleared", alarm["id"])
+    ]
+    assert hass.states.get(EVENT).attributes["event_type"] == "alarm_cleared"
     saved = hass_storage[f"{DOMAIN}.alarms.{config_entry.entry_id}"]["data"]
     assert saved["systems"][str(SYSTEM_ID)]["open"] == []
+    # And not again after one more restart.
+    count = len(fired)
+    freezer.tick(timedelta(hours=1))
+    await restart(hass, config_entry)
+    assert len(fired) == count
 
 
 @pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
-async def test_alarm_raised_while_off_fires_once(
+async def test_alarm_raised_while_off_fires_once_with_its_data(
     hass: HomeAssistant,
     sim: Simulator,
     config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
+    fired: list[dict[str, Any]],
 ) -> None:
-    """An alarm raised while Home Assistant was off fires the event once, after the restart."""
+    """Raised while Home Assistant was off: fired once after the restart, with what it is."""
     known = open_alarm(sim, timedelta(days=2))
     await setup_entry(hass, config_entry)
-    assert hass.states.get(EVENT).state == STATE_UNKNOWN
     assert await hass.config_entries.async_unload(config_entry.entry_id)
     await hass.async_block_till_done()
 
     freezer.tick(ALARMS_DUE)
-    new = open_alarm(sim, timedelta(hours=1), event_type_id=47)
+    new = open_alarm(sim, timedelta(hours=1), event_type_id=47, serial_number=MICRO)
     hass.data.pop(PLANNERS, None)
     hass.data.pop(ALARM_MEMORIES, None)
     hass.data.pop(HELD_DATA, None)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
-    event = hass.states.get(EVENT)
-    assert event.state == dt_util.utcnow().isoformat(timespec="milliseconds")
-    assert event.attributes["alarm_id"] == new["id"]
-    assert event.attributes["event_type"] == "meter_issue"
+    state = hass.states.get(EVENT)
+    assert state.state == dt_util.utcnow().isoformat(timespec="milliseconds")
+    assert state.attributes["event_type"] == "alarm_raised"
+    assert state.attributes["alarm_id"] == new["id"]
+    (data,) = alarm_changes(fired)
+    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, MICRO)})
+    system = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))})
+    assert data == {
+        "device_id": system.id,
+        "type": "alarm_raised",
+        "alarm_id": new["id"],
+        "event_id": None,
+        "system_id": SYSTEM_ID,
+        "severity": 2,
+        "event_type_id": 47,
+        "event_type_key": "meter_issue",
+        "name": data["name"],
+        "description": data["description"],
+        "recommended_action": data["recommended_action"],
+        "serial_numbers": [MICRO],
+        "device_ids": [device.id],
+        "start_time": (dt_util.utcnow() - timedelta(hours=1)).replace(microsecond=0).isoformat(),
+        "end_time": None,
+        "noticed_at": dt_util.utcnow().isoformat(),
+    }
+    assert data["name"]
+    assert data["name"] != "meter_issue"
+    assert data["description"]
     assert [a.id for a in alarms_coordinator(config_entry).data] == [known["id"], new["id"]]
 
-    # Still open at the next fetch: no second event.
+    # Still open at the next read: nothing more.
+    count = len(fired)
     freezer.tick(timedelta(minutes=5))
-    coordinator = alarms_coordinator(config_entry)
-    await coordinator.async_refresh()
-    await hass.async_block_till_done()
-    assert coordinator.last_update_success
-    assert hass.states.get(EVENT).state == event.state
-
-
-@pytest.mark.usefixtures("sim_url", "setup_credentials", "now", "semantics")
-async def test_followed_alarms_checked_a_week_window_each(
-    hass: HomeAssistant,
-    sim: Simulator,
-    config_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
-) -> None:
-    """Followed alarms older than the last week cost one request per week-long group."""
-    ids = {open_alarm(sim, timedelta(days=days))["id"] for days in (20, 19, 12)}
-    await setup_entry(hass, config_entry)
-    coordinator = alarms_coordinator(config_entry)
-    assert {a.id for a in coordinator.data} == ids
-    freezer.tick(timedelta(minutes=5))
-    now = dt_util.utcnow()
-    # The last week, the group of the 20 and 19 day old alarms, the 12 day old one.
-    assert coordinator.requests_needed(now) == 3
-    assert config_entry.runtime_data.budget.planner.cost(coordinator.task) == 3
-    # A long stop: the time since the last fetch is read (ten days: two requests), and the
-    # followed alarms before it (two groups); never more than four weeks back.
-    coordinator.fetched_at = now - timedelta(days=10)
-    assert coordinator.requests_needed(now) == 4
-    coordinator.fetched_at = now - timedelta(days=40)
-    assert coordinator.requests_needed(now) == 4
+    await refresh_alarms(hass, config_entry)
+    assert len(fired) == count
+    assert hass.states.get(EVENT).state == state.state
 
 
 @pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
-async def test_long_stop_reads_the_time_off(
+async def test_raised_and_cleared_between_reads_each_fire_once(
     hass: HomeAssistant,
     sim: Simulator,
     config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
+    fired: list[dict[str, Any]],
 ) -> None:
-    """Off for ten days: the restart reads those ten days (two requests), not four weeks."""
+    """Every read fires what changed since the one before, nothing twice."""
     await setup_entry(hass, config_entry)
-    assert await hass.config_entries.async_unload(config_entry.entry_id)
-    await hass.async_block_till_done()
-    freezer.tick(timedelta(days=10))
-    alarm = open_alarm(sim, timedelta(days=9))
-    before = alarm_requests(sim)
-    hass.data.pop(PLANNERS, None)
-    hass.data.pop(ALARM_MEMORIES, None)
-    hass.data.pop(HELD_DATA, None)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done(wait_background_tasks=True)
-    assert alarm_requests(sim) - before == 2
+    first = open_alarm(sim, timedelta(minutes=1))
+    second = open_alarm(sim, timedelta(minutes=1), event_type_id=4781)
+    freezer.tick(timedelta(minutes=5))
+    await refresh_alarms(hass, config_entry)
+    raised = alarm_changes(fired)
+    assert sorted(e["alarm_id"] for e in raised) == sorted([first["id"], second["id"]])
+    assert {e["type"] for e in raised} == {"alarm_raised"}
+    sim.clear_alarm(first["id"])
+    freezer.tick(timedelta(minutes=5))
+    await refresh_alarms(hass, config_entry)
+    await refresh_alarms(hass, config_entry)
+    assert [(e["type"], e["alarm_id"]) for e in alarm_changes(fired)[2:]] == [
+        ("alarm_cleared", first["id"])
+    ]
+    assert hass.states.get(COUNT).state == "1"
+
+
+@pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
+async def test_first_install_read_late_fires_nothing_old(
+    hass: HomeAssistant,
+    sim: Simulator,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    fired: list[dict[str, Any]],
+) -> None:
+    """At the first install, alarms already open are not news even if the first read waits."""
+    open_alarm(sim, timedelta(days=3))
+    sim.fail_next(1, 500, endpoint="open_alarms")
+    await setup_entry(hass, config_entry)
+    assert alarms_coordinator(config_entry).data is None
+    freezer.tick(timedelta(minutes=5))
+    await refresh_alarms(hass, config_entry)
     assert hass.states.get(ACTIVE).state == STATE_ON
-    assert hass.states.get(EVENT).attributes["alarm_id"] == alarm["id"]
+    assert hass.states.get(EVENT).state == STATE_UNKNOWN
+    new = open_alarm(sim, timedelta(minutes=1))
+    freezer.tick(timedelta(minutes=5))
+    await refresh_alarms(hass, config_entry)
+    assert [e["alarm_id"] for e in alarm_changes(fired)] == [new["id"]]
 
 
 @pytest.mark.parametrize(
@@ -237,8 +283,10 @@ async def test_unreadable_saved_state_is_a_first_install(
     config_entry: MockConfigEntry,
     hass_storage: dict[str, Any],
     saved: Any,
+    fired: list[dict[str, Any]],
 ) -> None:
-    """Saved alarm state that cannot be read counts as none: four weeks are read."""
+    """Saved alarm state that cannot be read counts as none: the first read is the baseline."""
+    open_alarm(sim, timedelta(days=1))
     hass_storage[f"{DOMAIN}.alarms.{config_entry.entry_id}"] = {
         "version": 1,
         "minor_version": 1,
@@ -246,59 +294,33 @@ async def test_unreadable_saved_state_is_a_first_install(
         "data": {"systems": {str(SYSTEM_ID): saved}},
     }
     await setup_entry(hass, config_entry)
-    assert alarm_requests(sim) == 4
     assert alarms_coordinator(config_entry).restored_ids is None
-    assert hass.states.get(ACTIVE).state == STATE_OFF
+    assert hass.states.get(ACTIVE).state == STATE_ON
+    assert fired == []
 
 
 @pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
-async def test_saved_alarms_shown_before_the_first_fetch(
+async def test_saved_alarms_shown_before_the_first_read(
     hass: HomeAssistant,
     sim: Simulator,
     config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """When the first fetch after a restart must wait (a 429), the saved alarms show."""
-    open_alarm(sim, timedelta(days=3))
+    """When the first read after a restart must wait (a 429), the saved alarms show."""
+    open_alarm(sim, timedelta(days=3), serial_number=MICRO)
     await setup_entry(hass, config_entry)
     assert await hass.config_entries.async_unload(config_entry.entry_id)
     await hass.async_block_till_done()
     freezer.tick(timedelta(hours=1))
     hass.data.pop(PLANNERS, None)
     hass.data.pop(ALARM_MEMORIES, None)
-    sim.fail_next(1, 429, endpoint="alarms")
+    sim.fail_next(1, 429, endpoint="open_alarms")
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
-    coordinator = alarms_coordinator(config_entry)
-    assert not coordinator.fetched
+    assert not alarms_coordinator(config_entry).fetched
     assert hass.states.get(ACTIVE).state == STATE_ON
+    assert hass.states.get(MICRO_PROBLEM).state == STATE_ON
     assert hass.states.get(EVENT).state == STATE_UNKNOWN
-
-
-@pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
-async def test_first_install_fetch_late_fires_nothing_old(
-    hass: HomeAssistant,
-    sim: Simulator,
-    config_entry: MockConfigEntry,
-    freezer: FrozenDateTimeFactory,
-) -> None:
-    """At the first install, alarms already open are not news even if the first fetch waits."""
-    open_alarm(sim, timedelta(days=3))
-    sim.fail_next(1, 500, endpoint="alarms")
-    await setup_entry(hass, config_entry)
-    coordinator = alarms_coordinator(config_entry)
-    assert coordinator.data is None
-    freezer.tick(timedelta(minutes=5))
-    await coordinator.async_refresh()
-    await hass.async_block_till_done()
-    assert hass.states.get(ACTIVE).state == STATE_ON
-    assert hass.states.get(EVENT).state == STATE_UNKNOWN
-    # A new one after that is news.
-    new = open_alarm(sim, timedelta(minutes=1))
-    freezer.tick(timedelta(minutes=5))
-    await coordinator.async_refresh()
-    await hass.async_block_till_done()
-    assert hass.states.get(EVENT).attributes["alarm_id"] == new["id"]
 
 
 @pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
@@ -323,30 +345,194 @@ async def test_deleting_the_entry_forgets_its_alarms(
     assert all(k in hass_storage for k in budget_keys)
 
 
-@pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
-async def test_small_quota_per_system_first_looks_back_one_week(
-    hass: HomeAssistant, sim: Simulator, config_entry: MockConfigEntry
+async def run_scheduler_until(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, when: Any
 ) -> None:
-    """With under 250 requests a month per system the first look costs one request."""
-    old = open_alarm(sim, timedelta(weeks=3))
-    recent = open_alarm(sim, timedelta(days=2), event_type_id=4781)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title=config_entry.title,
-        unique_id=config_entry.unique_id,
-        data={
-            **config_entry.data,
-            CONF_PLAN: "custom",
-            CONF_REQUESTS_PER_MINUTE: 10,
-            CONF_REQUESTS_PER_MONTH: 200,
-        },
-        options=dict(config_entry.options),
-    )
-    await setup_entry(hass, entry)
+    """Move the clock to ``when`` and let the entry's scheduler wake as its timer says."""
+    freezer.move_to(when)
+    async_fire_time_changed(hass, when)
+    await hass.async_block_till_done()
 
-    assert alarm_requests(sim) == 1
-    found = {alarm.id for alarm in alarms_coordinator(entry).data or ()}
-    assert str(recent["id"]) in found
-    # Under the simulator's reading (every alarm open during the window) the old one shows.
-    assert str(old["id"]) in found
-    assert hass.states.get(ACTIVE).state == STATE_ON
+
+@pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
+async def test_status_change_reads_the_alarms_at_once(
+    hass: HomeAssistant,
+    sim: Simulator,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    fired: list[dict[str, Any]],
+) -> None:
+    """The gateway stops reporting: the next summary says "comm" and the alarms are read."""
+    await setup_entry(hass, config_entry)
+    runtime = config_entry.runtime_data
+    planner = runtime.budget.planner
+    task = Task(TaskKind.ALARMS, config_entry.entry_id, SYSTEM_ID)
+    summary_at = planner.next_summary_at(dt_util.utcnow(), SYSTEM_ID)
+    # Hours away on Watt.
+    assert planner.when_due(task, summary_at) > summary_at + timedelta(hours=1)
+    alarm = open_alarm(sim, timedelta(seconds=10))
+    before = requests(sim, "open_alarms")
+    await run_scheduler_until(hass, freezer, summary_at + timedelta(seconds=1))
+    assert runtime.system_data[SYSTEM_ID].summary.data.status == "comm"
+    assert runtime.scheduler.next_run <= dt_util.utcnow() + timedelta(seconds=2)
+    await run_scheduler_until(hass, freezer, runtime.scheduler.next_run)
+    assert requests(sim, "open_alarms") == before + 1
+    assert [(e["type"], e["alarm_id"]) for e in alarm_changes(fired)] == [
+        ("alarm_raised", alarm["id"])
+    ]
+    assert hass.states.get(GATEWAY_PROBLEM).state == STATE_ON
+    # Read: not due again at once.
+    assert planner.when_due(task, dt_util.utcnow()) > dt_util.utcnow() + timedelta(hours=1)
+
+
+@pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
+async def test_device_status_change_reads_the_alarms_at_once(
+    hass: HomeAssistant,
+    sim: Simulator,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    fired: list[dict[str, Any]],
+) -> None:
+    """A microinverter stops reporting: the devices read shows it, the alarms are read."""
+    await setup_entry(hass, config_entry)
+    runtime = config_entry.runtime_data
+    planner = runtime.budget.planner
+    task = Task(TaskKind.ALARMS, config_entry.entry_id, SYSTEM_ID)
+    # A kind that leaves the summary's status alone: only the devices read can tell.
+    sim.set_alarm_kind(6, {"device_status": "not_reporting", "device_kinds": ["micros"]})
+    alarm = open_alarm(sim, timedelta(seconds=10), event_type_id=6, serial_number=MICRO)
+    now = dt_util.utcnow()
+    assert planner.when_due(task, now) > now
+    await runtime.system_data[SYSTEM_ID].devices.async_refresh()
+    assert planner.when_due(task, now) <= now
+    await hass.async_block_till_done()
+    await runtime.scheduler.async_run()
+    await hass.async_block_till_done()
+    assert [(e["type"], e["alarm_id"]) for e in alarm_changes(fired)] == [
+        ("alarm_raised", alarm["id"])
+    ]
+    assert hass.states.get(MICRO_PROBLEM).state == STATE_ON
+
+
+@pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
+async def test_silent_alarm_names_a_device_problem_and_the_count(
+    hass: HomeAssistant,
+    sim: Simulator,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """An alarm that changes no status still shows: the count, its name, the device's Problem."""
+    await setup_entry(hass, config_entry)
+    assert hass.states.get(GATEWAY_PROBLEM).state == STATE_OFF
+    sim.set_alarm_kind(47, None)
+    open_alarm(sim, timedelta(minutes=2), event_type_id=47, serial_number=GATEWAY, severity=3)
+    freezer.tick(timedelta(minutes=5))
+    await refresh_alarms(hass, config_entry)
+    state = hass.states.get(COUNT)
+    assert state.state == "1"
+    (described,) = state.attributes["alarms"]
+    assert described["severity"] == 3
+    assert described["event_type_key"] == "meter_issue"
+    assert described["name"]
+    assert described["name"] != "meter_issue"
+    assert described["devices"] == [
+        dr.async_get(hass).async_get_device(identifiers={(DOMAIN, GATEWAY)}).name
+    ]
+    assert GATEWAY not in str({k: v for k, v in described.items() if k != "devices"})
+    assert hass.states.get(GATEWAY_PROBLEM).state == STATE_ON
+    assert hass.states.get(MICRO_PROBLEM).state == STATE_OFF
+
+
+@pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
+async def test_events_opened_and_closed_fire_once(
+    hass: HomeAssistant,
+    sim: Simulator,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    fired: list[dict[str, Any]],
+) -> None:
+    """Open events are read with the alarms weekly on Watt: each opening and closing once."""
+    await setup_entry(hass, config_entry)
+    assert requests(sim, "open_events") == 1
+    event = sim.open_event(SYSTEM_ID, 12, serial_number=GATEWAY)
+    freezer.tick(timedelta(days=2))
+    await refresh_alarms(hass, config_entry)
+    # Read less than a week ago: not again (the open alarms are).
+    assert requests(sim, "open_events") == 1
+    assert alarms_coordinator(config_entry).requests_needed(dt_util.utcnow()) == 1
+    assert fired == []
+    freezer.tick(timedelta(days=5))
+    assert alarms_coordinator(config_entry).requests_needed(dt_util.utcnow()) == 2
+    await refresh_alarms(hass, config_entry)
+    assert requests(sim, "open_events") == 2
+    (opened,) = fired
+    assert opened["type"] == "event_opened"
+    assert opened["event_id"]
+    assert opened["alarm_id"] is None
+    assert opened["serial_numbers"] == [GATEWAY]
+    assert opened["event_type_id"] == 12
+    sim.close_event(event["id"])
+    # An alarm comes with its own events: it fires at once, its events with the next read.
+    alarm = open_alarm(sim, timedelta(minutes=1))
+    freezer.tick(timedelta(minutes=5))
+    await refresh_alarms(hass, config_entry)
+    assert requests(sim, "open_events") == 2
+    assert [(e["type"], e["alarm_id"]) for e in fired[1:]] == [("alarm_raised", alarm["id"])]
+    freezer.tick(timedelta(days=7))
+    await refresh_alarms(hass, config_entry)
+    kinds = sorted(e["type"] for e in fired[2:])
+    assert kinds == ["event_closed", "event_opened"]
+    assert (
+        next(e for e in fired[2:] if e["type"] == "event_closed")["event_id"]
+        == (opened["event_id"])
+    )
+    count = len(fired)
+    freezer.tick(timedelta(days=7))
+    await refresh_alarms(hass, config_entry)
+    assert len(fired) == count
+
+
+@pytest.mark.usefixtures("sim_url", "setup_credentials", "now")
+async def test_cleared_alarm_polls_the_summary_at_once(
+    hass: HomeAssistant,
+    sim: Simulator,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A gateway back from an outage uploads its backlog: the summary is read at once."""
+    await setup_entry(hass, config_entry)
+    planner = config_entry.runtime_data.budget.planner
+    task = Task(TaskKind.SUMMARY, config_entry.entry_id, SYSTEM_ID)
+    summary = config_entry.runtime_data.system_data[SYSTEM_ID].summary
+    # A silent alarm's end changes nothing the summary shows: no extra summary.
+    sim.set_alarm_kind(3612, None)
+    silent = open_alarm(sim, timedelta(minutes=1), event_type_id=3612)
+    freezer.tick(timedelta(minutes=1))
+    await refresh_alarms(hass, config_entry)
+    sim.clear_alarm(silent["id"])
+    freezer.tick(timedelta(minutes=1))
+    await refresh_alarms(hass, config_entry)
+    now = dt_util.utcnow()
+    assert planner.when_due(task, now) > now
+    # The gateway stops reporting; the summary says so.
+    alarm = open_alarm(sim, timedelta(minutes=1))
+    freezer.tick(timedelta(minutes=2))
+    await summary.async_refresh()
+    assert summary.data.status == "comm"
+    await refresh_alarms(hass, config_entry)
+    now = dt_util.utcnow()
+    assert planner.when_due(task, now) > now
+    sim.clear_alarm(alarm["id"])
+    freezer.tick(timedelta(minutes=1))
+    await refresh_alarms(hass, config_entry)
+    now = dt_util.utcnow()
+    assert planner.when_due(task, now) <= now
+    await summary.async_refresh()
+    assert summary.data.status == "normal"
+    assert planner.when_due(task, now) > now
+
+
+def test_events_read_every_few_hours_on_generous_plans_weekly_on_tight() -> None:
+    """Kilowatt reads alarms every 15 minutes: its events every 6 hours; Watt's weekly."""
+    assert events_interval(timedelta(minutes=15)) == timedelta(hours=6)
+    assert events_interval(timedelta(hours=18)) == timedelta(days=7)

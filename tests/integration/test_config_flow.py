@@ -801,11 +801,13 @@ async def test_reconfigure_loaded_entry(
     sim: Simulator,
     sim_url: str,
     config_entry: MockConfigEntry,
+    entry_setups: list[str],
 ) -> None:
-    """A loaded entry shares its refresh path with the flow, then reloads with the new plan."""
+    """A loaded entry shares its refresh path with the flow, then reloads once, new plan on."""
     sim.set_plan(api_key=API_KEY, plan="partner")
     await setup_entry(hass, config_entry)
     assert config_entry.state is ConfigEntryState.LOADED
+    assert entry_setups == [config_entry.entry_id]
     runtime = config_entry.runtime_data
     _expire_token(hass, config_entry)
     old_refresh = config_entry.data["token"]["refresh_token"]
@@ -819,6 +821,10 @@ async def test_reconfigure_loaded_entry(
     assert get_token.await_count == 1
     assert config_entry.data["token"]["refresh_token"] != old_refresh
     assert len(_token_requests(sim)) == 1
+    # The refreshed token is saved in the entry, which reloads nothing.
+    await hass.async_block_till_done()
+    assert config_entry.runtime_data is runtime
+    assert entry_setups == [config_entry.entry_id]
 
     result = await _configure(result, hass, plan="partner")
     assert result["reason"] == "reconfigure_successful"
@@ -826,6 +832,8 @@ async def test_reconfigure_loaded_entry(
     assert config_entry.state is ConfigEntryState.LOADED
     assert config_entry.runtime_data is not runtime
     assert config_entry.data[CONF_PLAN] == "partner"
+    # Exactly one reload: the flow's, with no update listener reloading as well.
+    assert entry_setups == [config_entry.entry_id] * 2
     assert await hass.config_entries.async_unload(config_entry.entry_id)
 
 
@@ -918,8 +926,9 @@ async def test_options_change_reloads_loaded_entry(
     sim: Simulator,
     sim_url: str,
     config_entry: MockConfigEntry,
+    entry_setups: list[str],
 ) -> None:
-    """A new selection reloads the entry with the chosen systems."""
+    """A new selection reloads the entry once with the chosen systems; the same one does not."""
     first, second, *_ = sorted(sim.system_ids)
     config_entry.add_to_hass(hass)
     hass.config_entries.async_update_entry(config_entry, options={CONF_SYSTEMS: [first]})
@@ -928,6 +937,7 @@ async def test_options_change_reloads_loaded_entry(
     assert config_entry.state is ConfigEntryState.LOADED
     runtime = config_entry.runtime_data
     assert list(runtime.system_data) == [first]
+    assert entry_setups == [config_entry.entry_id]
 
     result = await hass.config_entries.options.async_init(config_entry.entry_id)
     result = await hass.config_entries.options.async_configure(
@@ -938,6 +948,18 @@ async def test_options_change_reloads_loaded_entry(
     assert config_entry.state is ConfigEntryState.LOADED
     assert config_entry.runtime_data is not runtime
     assert sorted(config_entry.runtime_data.system_data) == [first, second]
+    assert entry_setups == [config_entry.entry_id] * 2
+
+    # Saving the options unchanged reloads nothing.
+    runtime = config_entry.runtime_data
+    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_SYSTEMS: [str(first), str(second)]}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert config_entry.runtime_data is runtime
+    assert entry_setups == [config_entry.entry_id] * 2
     assert await hass.config_entries.async_unload(config_entry.entry_id)
 
 
@@ -947,6 +969,7 @@ async def test_rejected_refresh_token_reauth_restores_the_entry(
     sim: Simulator,
     sim_url: str,
     config_entry: MockConfigEntry,
+    entry_setups: list[str],
 ) -> None:
     """Enphase refusing the refresh token starts this reauth; finishing it loads the entry."""
     sim.set_plan(api_key=API_KEY, plan="partner")
@@ -963,6 +986,8 @@ async def test_rejected_refresh_token_reauth_restores_the_entry(
     assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
     assert config_entry.state is ConfigEntryState.LOADED
+    # The failed setup, then the one reload that finishing the reauth flow asks for.
+    assert entry_setups == [config_entry.entry_id] * 2
     assert await hass.config_entries.async_unload(config_entry.entry_id)
 
 
@@ -1082,6 +1107,10 @@ async def test_options_reserve(
         CONF_RESERVE_MANUAL: 50,
     }
     assert type(config_entry.options[CONF_RESERVE_OTHER]) is int
+    # New options: the entry is loaded again (set up, as it was not loaded), once.
+    await hass.async_block_till_done()
+    assert len(mock_setup_entry.mock_calls) == 1
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
 
     result = await hass.config_entries.options.async_init(config_entry.entry_id)
     assert _reserve_suggestions(result) == {CONF_RESERVE_OTHER: 200, CONF_RESERVE_MANUAL: 50}
@@ -1092,11 +1121,17 @@ async def test_options_reserve(
         {CONF_SYSTEMS: systems, CONF_RESERVE: {CONF_RESERVE_OTHER: 0, CONF_RESERVE_MANUAL: 30}},
     )
     assert config_entry.options == {CONF_SYSTEMS: [SYSTEM_ID]}
+    await hass.async_block_till_done()
+    assert len(mock_setup_entry.mock_calls) == 2
+    assert await hass.config_entries.async_unload(config_entry.entry_id)
     result = await hass.config_entries.options.async_init(config_entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_SYSTEMS: systems, CONF_RESERVE: {}}
     )
     assert config_entry.options == {CONF_SYSTEMS: [SYSTEM_ID]}
+    # The same options again: no reload.
+    await hass.async_block_till_done()
+    assert len(mock_setup_entry.mock_calls) == 2
 
 
 async def test_options_reserve_that_no_longer_fits(

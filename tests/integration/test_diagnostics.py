@@ -15,11 +15,11 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
-from custom_components.enphase_enlighten.const import DOMAIN
 from custom_components.enphase_enlighten.diagnostics import (
     async_get_config_entry_diagnostics,
     async_get_device_diagnostics,
 )
+from tests.ha_compat import get_device
 
 from .conftest import API_KEY, CLIENT_SECRET
 
@@ -51,11 +51,11 @@ async def test_entry_diagnostics(
     # Through JSON, as the diagnostics download does (the HTTP route needs a real clock).
     diagnostics = json.loads(json_dumps(await async_get_config_entry_diagnostics(hass, loaded)))
     _assert_private_data_absent(diagnostics, loaded)
-    # The first alarms fetch reads four weeks (four requests).
-    assert diagnostics["requests"]["total"] == 9
+    # The first alarms read: the open alarms and the open events (two requests).
+    assert diagnostics["requests"]["total"] == 7
     assert diagnostics["plan"]["requests_per_month"] == 1000
     budget = diagnostics["budget"]
-    assert budget["used"] == 9
+    assert budget["used"] == 7
     assert budget["limits"] == {"per_minute": 10, "per_month": 1000}
     assert budget["projected_month_end"] <= 1000
     assert budget["freshness"]["ok"]
@@ -73,7 +73,7 @@ async def test_device_diagnostics(
 ) -> None:
     """System, gateway and microinverter devices each get their own data."""
     for identifier in (str(SYSTEM_ID), GATEWAY, "902167438951"):
-        device = device_registry.async_get_device(identifiers={(DOMAIN, identifier)})
+        device = get_device(device_registry, loaded, identifier)
         assert device is not None
         diagnostics = json.loads(
             json_dumps(await async_get_device_diagnostics(hass, loaded, device))

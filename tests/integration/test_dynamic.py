@@ -20,6 +20,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.enphase_enlighten.budget import TaskKind
 from custom_components.enphase_enlighten.const import CONF_SYSTEMS, DOMAIN
 from custom_components.enphase_enlighten.held import HELD_DATA
+from tests.ha_compat import get_device
 
 from .conftest import setup_entry
 from .test_coordinator import advance, until_due
@@ -76,11 +77,11 @@ async def test_new_device_gets_entities_without_restart(
             "_envoy": "202323054201",
         },
     )
-    assert device_registry.async_get_device(identifiers={(DOMAIN, NEW_SERIAL)}) is None
+    assert get_device(device_registry, loaded, NEW_SERIAL) is None
     await advance(hass, freezer, until_due(loaded, TaskKind.DEVICES))
-    device = device_registry.async_get_device(identifiers={(DOMAIN, NEW_SERIAL)})
+    device = get_device(device_registry, loaded, NEW_SERIAL)
     assert device is not None
-    system = device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))})
+    system = get_device(device_registry, loaded, str(SYSTEM_ID))
     assert system is not None
     assert device.via_device_id == system.id
     assert device.name == "Microinverter …439999"
@@ -111,14 +112,14 @@ async def test_removed_device_leaves_the_registry(
     devices = loaded.runtime_data.system_data[SYSTEM_ID].devices
     await devices.async_refresh()
     await hass.async_block_till_done()
-    assert device_registry.async_get_device(identifiers={(DOMAIN, serial)}) is None
+    assert get_device(device_registry, loaded, serial) is None
     assert entity_registry.async_get("binary_sensor.net_meter_problem") is None
     assert hass.states.get("binary_sensor.net_meter_problem") is None
 
     sim.add_device(SYSTEM_ID, "meters", removed)
     await devices.async_refresh()
     await hass.async_block_till_done()
-    assert device_registry.async_get_device(identifiers={(DOMAIN, serial)}) is not None
+    assert get_device(device_registry, loaded, serial) is not None
     assert hass.states.get("binary_sensor.net_meter_problem").state == STATE_OFF
 
 
@@ -132,7 +133,7 @@ async def test_system_renamed_and_removed(
     """The daily systems read renames the device, and drops a system that is gone."""
     sim.update_system(SYSTEM_ID, {"name": "Sunny Villa"})
     await advance(hass, freezer, until_due(loaded, TaskKind.SYSTEMS))
-    system = device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))})
+    system = get_device(device_registry, loaded, str(SYSTEM_ID))
     assert system is not None
     assert system.name == "Sunny Villa"
 
@@ -140,12 +141,12 @@ async def test_system_renamed_and_removed(
     await loaded.runtime_data.systems.async_refresh()
     await hass.async_block_till_done()
     # One answer without it removes nothing; the next read, some time later, does.
-    assert device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))}) is not None
+    assert get_device(device_registry, loaded, str(SYSTEM_ID)) is not None
     freezer.tick(timedelta(hours=2))
     await loaded.runtime_data.systems.async_refresh()
     await hass.async_block_till_done()
-    assert device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))}) is None
-    assert device_registry.async_get_device(identifiers={(DOMAIN, "202323054201")}) is None
+    assert get_device(device_registry, loaded, str(SYSTEM_ID)) is None
+    assert get_device(device_registry, loaded, "202323054201") is None
     assert loaded.runtime_data.system_data == {}
     # Only the API usage device (the request budget's sensors) is left.
     devices = dr.async_entries_for_config_entry(device_registry, loaded.entry_id)
@@ -217,7 +218,7 @@ async def test_missing_system_removed_when_enphase_says_404(
     assert _missing_issue(issue_registry, loaded) is not None
     await loaded.runtime_data.system_data[SYSTEM_ID].summary.async_refresh()
     await hass.async_block_till_done()
-    assert device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))}) is None
+    assert get_device(device_registry, loaded, str(SYSTEM_ID)) is None
     assert loaded.runtime_data.system_data == {}
     assert _missing_issue(issue_registry, loaded) is None
 
@@ -239,7 +240,7 @@ async def test_empty_systems_answer_at_restart_keeps_devices(
     assert _entry_devices(device_registry, loaded) == devices
     assert list(loaded.runtime_data.system_data) == [SYSTEM_ID]
     assert _missing_issue(issue_registry, loaded) is not None
-    system = device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))})
+    system = get_device(device_registry, loaded, str(SYSTEM_ID))
     assert system is not None
     assert system.name == "Sunny Cottage"
 
@@ -288,7 +289,7 @@ async def test_selected_system_comes_back(
     await config_entry.runtime_data.systems.async_refresh()
     await hass.async_block_till_done()
     assert sorted(config_entry.runtime_data.system_data) == [SYSTEM_ID, 700000001]
-    assert device_registry.async_get_device(identifiers={(DOMAIN, "700000001")}) is not None
+    assert get_device(device_registry, config_entry, "700000001") is not None
 
 
 async def test_new_alarm_fires_event(
@@ -302,8 +303,9 @@ async def test_new_alarm_fires_event(
     await hass.async_block_till_done()
     event = hass.states.get("event.sunny_cottage_alarm")
     assert event.state not in {STATE_UNKNOWN, STATE_UNAVAILABLE}
-    assert event.attributes["event_type"] == "envoy_no_report"
-    assert event.attributes["event_name"] == "Gateway not reporting"
+    assert event.attributes["event_type"] == "alarm_raised"
+    assert event.attributes["event_type_key"] == "envoy_no_report"
+    assert event.attributes["name"] == "Gateway not reporting"
     assert event.attributes["severity"] == 4
     assert event.attributes["alarm_id"] == alarm["id"]
     assert hass.states.get("binary_sensor.sunny_cottage_active_alarm").state == STATE_ON
@@ -318,6 +320,9 @@ async def test_new_alarm_fires_event(
     await alarms.async_refresh()
     await hass.async_block_till_done()
     assert hass.states.get("binary_sensor.sunny_cottage_active_alarm").state == STATE_OFF
+    event = hass.states.get("event.sunny_cottage_alarm")
+    assert event.attributes["event_type"] == "alarm_cleared"
+    assert event.attributes["alarm_id"] == alarm["id"]
 
 
 async def test_alarm_of_unknown_type(
@@ -328,19 +333,24 @@ async def test_alarm_of_unknown_type(
     await loaded.runtime_data.system_data[SYSTEM_ID].alarms.async_refresh()
     await hass.async_block_till_done()
     event = hass.states.get("event.sunny_cottage_alarm")
-    assert event.attributes["event_type"] == "event_type_999999"
-    assert "event_type_999999" in event.attributes["event_types"]
+    assert event.attributes["event_type"] == "alarm_raised"
+    assert event.attributes["name"] == "Event type 999999"
+    assert event.attributes["event_type_key"] is None
 
 
-async def test_event_types_refresh_updates_event_entity(
+async def test_event_entity_fires_four_kinds_of_change(
     hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry
 ) -> None:
-    """The event entity lists the event types Enphase describes."""
+    """The event entity's types are the changes, whatever Enphase's event types are."""
     await loaded.runtime_data.event_types.async_refresh()
     await hass.async_block_till_done()
     event = hass.states.get("event.sunny_cottage_alarm")
-    assert "envoy_no_report" in event.attributes["event_types"]
-    assert "unknown_alarm" in event.attributes["event_types"]
+    assert event.attributes["event_types"] == [
+        "alarm_raised",
+        "alarm_cleared",
+        "event_opened",
+        "event_closed",
+    ]
 
 
 async def test_unknown_statuses_kept(

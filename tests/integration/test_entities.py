@@ -19,6 +19,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.enphase_enlighten.api import API_URL_ENV, DEFAULT_BASE_URL
 from custom_components.enphase_enlighten.const import CONF_SYSTEMS, DOMAIN
+from tests.ha_compat import get_device
 
 from .conftest import entry_data, setup_entry
 
@@ -132,7 +133,10 @@ async def test_reference_data(
     aioclient_mock.get(f"{api}/event_types", json=_fixture("event_types"))
     aioclient_mock.get(f"{api}/698910067/summary", json=_fixture("summary"))
     aioclient_mock.get(f"{api}/698910067/devices", json=_fixture("devices"))
-    aioclient_mock.get(f"{api}/698910067/alarms", json=_fixture("alarms"))
+    # The reference has no open_alarms/open_events examples; its alarms and events have
+    # the same shape (the Swagger's own examples differ only in the `cleared` fields).
+    aioclient_mock.get(f"{api}/698910067/open_alarms", json=_fixture("alarms"))
+    aioclient_mock.get(f"{api}/698910067/open_events", json=_fixture("events"))
     aioclient_mock.get(
         f"{api}/inverters_summary_by_envoy_or_site", json=_fixture("inverters_summary")
     )
@@ -162,7 +166,7 @@ async def test_reference_data(
     # Microinverters only the inverters summary lists survive an inventory refresh.
     await entry.runtime_data.system_data[698910067].devices.async_refresh()
     await hass.async_block_till_done()
-    assert device_registry.async_get_device(identifiers={(DOMAIN, "688346865858")}) is not None
+    assert get_device(device_registry, entry, "688346865858") is not None
     power = hass.states.get("sensor.enphase_system_current_power")
     assert power is not None
     assert power.state == "0"

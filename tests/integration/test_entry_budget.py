@@ -24,7 +24,7 @@ from custom_components.enphase_enlighten.held import HELD_DATA
 from custom_components.enphase_enlighten.messages import format_duration
 from custom_components.enphase_enlighten.options import plan_limits
 
-from .conftest import API_KEY, entry_data, setup_entry, until_new_upload
+from .conftest import API_KEY, entry_data, save_options, setup_entry, until_new_upload
 from .test_coordinator import advance
 
 if TYPE_CHECKING:
@@ -74,9 +74,9 @@ async def test_sensors_show_the_budget(
     hass: HomeAssistant, sim: Simulator, loaded: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:
     """Used, remaining, projected month-end use and the next summary update."""
-    # The first alarms fetch reads four weeks: four of the nine requests.
-    assert hass.states.get(USED).state == "9"
-    assert hass.states.get(REMAINING).state == "991"
+    # The first alarms read: the open alarms and the open events, two of the seven requests.
+    assert hass.states.get(USED).state == "7"
+    assert hass.states.get(REMAINING).state == "993"
     projected = int(hass.states.get(PROJECTED).state)
     # A whole month ahead: the plan spends the quota, less the manual refresh reserve.
     assert 900 <= projected <= 1000
@@ -84,8 +84,8 @@ async def test_sensors_show_the_budget(
     assert dt_util.utcnow() < next_summary <= dt_util.utcnow() + timedelta(hours=1)
     assert loaded.runtime_data.scheduler.next_run == next_summary
     await advance(hass, freezer, next_summary - dt_util.utcnow())
-    assert hass.states.get(USED).state == "10"
-    assert hass.states.get(REMAINING).state == "990"
+    assert hass.states.get(USED).state == "8"
+    assert hass.states.get(REMAINING).state == "992"
     assert datetime.fromisoformat(hass.states.get(NEXT_SUMMARY).state) > next_summary
 
 
@@ -99,20 +99,20 @@ async def test_counts_survive_reload_and_restart(
     """The count is saved (without the key) and goes on after a reload or a restart."""
     planner = loaded.runtime_data.budget.planner
     now = dt_util.utcnow()
-    assert planner.used(now) == 9
+    assert planner.used(now) == 7
     stored = hass_storage[storage_key(API_KEY)]
-    assert stored["data"]["used"] == 9
+    assert stored["data"]["used"] == 7
     assert API_KEY not in str(stored)
 
-    # The setup's first alarms fetch (four weeks) filled the minute: reload in the next one.
+    # Reload in the next minute, as a user would some time after the setup.
     await advance(hass, freezer, timedelta(minutes=1))
     now = dt_util.utcnow()
     assert await hass.config_entries.async_reload(loaded.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
     # Everything is fresh: the held answers, the saved alarms and event types stand in for
     # the fetches, and the count goes on where it was.
-    assert loaded.runtime_data.budget.planner.used(now) == 9
-    assert len(sim.request_log) == 9
+    assert loaded.runtime_data.budget.planner.used(now) == 7
+    assert len(sim.request_log) == 7
     assert EVENT_TYPES_STORAGE_KEY in hass_storage
 
     # A restart twenty minutes later: nothing in memory, the same storage; the summary is
@@ -220,7 +220,7 @@ async def test_manual_refresh_served_within_budget(
     )
     assert len(sim.request_log) == requests + 1
     assert sim.request_log[-1]["endpoint"] == "summary"
-    assert hass.states.get(USED).state == "10"
+    assert hass.states.get(USED).state == "8"
 
     # Someone else used this minute's requests (the planner counts what the client saw)
     # when a new upload can exist.
@@ -276,10 +276,7 @@ async def test_plan_too_small_issue(
     assert placeholders["limit"] == "2 h"
     # Fewer systems in the options: the entry reloads and the issue goes.
     keep = int(placeholders["max_systems"])
-    hass.config_entries.async_update_entry(
-        config_entry, options={CONF_SYSTEMS: list(sim.system_ids)[:keep]}
-    )
-    await hass.async_block_till_done()
+    await save_options(hass, config_entry, {CONF_SYSTEMS: list(sim.system_ids)[:keep]})
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
 
 
@@ -332,7 +329,7 @@ async def test_inverters_only_while_their_sensors_are_enabled(
     await run_until(hass, freezer, loaded, JUNE_FIRST_NOON + timedelta(days=3))
     endpoints = [entry["endpoint"] for entry in sim.request_log[start:]]
     assert "summary" in endpoints
-    assert "alarms" in endpoints
+    assert "open_alarms" in endpoints
     assert "inverters_summary" not in endpoints
 
 

@@ -22,6 +22,7 @@ from custom_components.enphase_enlighten.const import (
     CONF_SYSTEMS,
     DOMAIN,
 )
+from tests.ha_compat import get_device
 
 from .conftest import setup_entry
 
@@ -60,9 +61,17 @@ async def test_setup_and_unload(
     endpoints = [entry["endpoint"] for entry in sim.request_log]
     assert endpoints.count("search") == 1
     assert "system" not in endpoints
-    # The first alarms fetch reads four weeks, a week per request.
+    # Alarms and events: every open one, whatever its age, one request each.
     assert sorted(endpoints) == sorted(
-        ["search", "event_types", "summary", "devices", *["alarms"] * 4, "inverters_summary"]
+        [
+            "search",
+            "event_types",
+            "summary",
+            "devices",
+            "open_alarms",
+            "open_events",
+            "inverters_summary",
+        ]
     )
     assert hass.states.get("sensor.sunny_cottage_current_power") is not None
 
@@ -202,6 +211,8 @@ async def test_api_key_mismatch_starts_reauth(
     assert len(_reauth_flows(hass)) == 1
 
 
+# Two systems on the partner plan: the reload comes within the setup's minute.
+@pytest.mark.parametrize(("sim_scenario", "plan"), [("installer_28", "partner")])
 async def test_options_change_reloads(
     hass: HomeAssistant,
     sim: Simulator,
@@ -209,25 +220,47 @@ async def test_options_change_reloads(
     setup_credentials: None,
     config_entry: MockConfigEntry,
     device_registry: dr.DeviceRegistry,
+    entry_setups: list[str],
 ) -> None:
-    """A new selection of systems reloads the entry; a token update does not."""
-    await setup_entry(hass, config_entry)
-    search_calls = sum(1 for e in sim.request_log if e["endpoint"] == "search")
-    hass.config_entries.async_update_entry(
-        config_entry, data={**config_entry.data, "token": {**config_entry.data["token"]}}
+    """A new selection of systems reloads the entry once; a token refresh does not."""
+    first, second = sorted(sim.system_ids)[:2]
+    config_entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(config_entry, options={CONF_SYSTEMS: [first, second]})
+    await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    runtime = config_entry.runtime_data
+    # The set-up's first fetches run in the background: have the second system's inventory.
+    await runtime.system_data[second].devices.async_refresh()
+    await hass.async_block_till_done()
+    second_system = get_device(device_registry, config_entry, str(second))
+    assert second_system is not None
+    second_hardware = [
+        device.id
+        for device in dr.async_entries_for_config_entry(device_registry, config_entry.entry_id)
+        if device.via_device_id == second_system.id
+    ]
+    assert second_hardware
+
+    # A refreshed token is saved in the entry: no reload.
+    _expire(hass, config_entry)
+    old_token = config_entry.data["token"]["access_token"]
+    assert await runtime.auth.async_get_access_token() != old_token
+    await hass.async_block_till_done()
+    assert config_entry.runtime_data is runtime
+    assert entry_setups == [config_entry.entry_id]
+
+    result = await hass.config_entries.options.async_init(config_entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_SYSTEMS: [str(first)]}
     )
     await hass.async_block_till_done()
-    assert sum(1 for e in sim.request_log if e["endpoint"] == "search") == search_calls
-
-    hass.config_entries.async_update_entry(config_entry, options={CONF_SYSTEMS: []})
-    await hass.async_block_till_done()
     assert config_entry.state is ConfigEntryState.LOADED
-    assert config_entry.runtime_data.system_data == {}
-    # The deselected system leaves the registry with its hardware and entities; the API
-    # usage device (the request budget's sensors) stays.
-    devices = dr.async_entries_for_config_entry(device_registry, config_entry.entry_id)
-    assert [device.entry_type for device in devices] == [dr.DeviceEntryType.SERVICE]
-    assert hass.states.get("sensor.sunny_cottage_current_power") is None
+    assert entry_setups == [config_entry.entry_id] * 2
+    assert list(config_entry.runtime_data.system_data) == [first]
+    # The deselected system leaves the registry with its hardware; the other stays.
+    assert get_device(device_registry, config_entry, str(second)) is None
+    assert all(device_registry.async_get(device_id) is None for device_id in second_hardware)
+    assert get_device(device_registry, config_entry, str(first)) is not None
 
 
 async def test_remove_device_by_hand(
@@ -242,18 +275,16 @@ async def test_remove_device_by_hand(
     from custom_components.enphase_enlighten import async_remove_config_entry_device
 
     await setup_entry(hass, config_entry)
-    system = device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))})
-    gateway = device_registry.async_get_device(identifiers={(DOMAIN, "202323054201")})
-    micro = device_registry.async_get_device(identifiers={(DOMAIN, "902167438951")})
+    system = get_device(device_registry, config_entry, str(SYSTEM_ID))
+    gateway = get_device(device_registry, config_entry, "202323054201")
+    micro = get_device(device_registry, config_entry, "902167438951")
     assert system
     assert gateway
     assert micro
     assert not await async_remove_config_entry_device(hass, config_entry, system)
     assert not await async_remove_config_entry_device(hass, config_entry, gateway)
     assert not await async_remove_config_entry_device(hass, config_entry, micro)
-    usage = device_registry.async_get_device(
-        identifiers={(DOMAIN, f"{config_entry.unique_id}_api")}
-    )
+    usage = get_device(device_registry, config_entry, f"{config_entry.unique_id}_api")
     assert usage
     assert not await async_remove_config_entry_device(hass, config_entry, usage)
     stale = device_registry.async_get_or_create(

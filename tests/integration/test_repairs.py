@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import json
 from pathlib import Path
 import re
+import string
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
@@ -86,31 +87,51 @@ def _rendered(hass: HomeAssistant, issue_id: str, key: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("systems", "max_systems", "says", "never_says"),
+    ("systems", "max_systems", "key", "says", "never_says"),
     [
         (
             1,
             0,
-            ["follows 1 system,", "its data", "too small even for one system", "bigger plan"],
+            "plan_too_small_one_system",
+            ["follows one system,", "its data", "too small even for one system", "bigger plan"],
             ["1 systems", "at most 0", "fewer systems"],
         ),
         (
             3,
+            0,
+            "plan_too_small_for_any",
+            ["follows 3 systems,", "each system's data", "too small even for one system"],
+            ["at most 0", "fewer systems"],
+        ),
+        (
+            3,
             1,
+            "plan_too_small_max_one",
             ["follows 3 systems,", "each system's data", "at most one system.", "fewer systems"],
             ["at most 1 systems"],
         ),
-        (30, 12, ["follows 30 systems,", "at most 12 systems.", "fewer systems"], []),
+        (
+            30,
+            12,
+            "plan_too_small",
+            ["follows 30 systems,", "at most 12 systems.", "fewer systems"],
+            [],
+        ),
     ],
 )
 async def test_plan_too_small_reads_right(
-    hass: HomeAssistant, systems: int, max_systems: int, says: list[str], never_says: list[str]
+    hass: HomeAssistant,
+    systems: int,
+    max_systems: int,
+    key: str,
+    says: list[str],
+    never_says: list[str],
 ) -> None:
     """Singular and plural forms, no "at most 0", no "fewer systems" for one system."""
     entry = MockConfigEntry(domain=DOMAIN, title="Sunny Cottage")
     entry.add_to_hass(hass)
     async_update_plan_issue(hass, entry, 50_000, _verdict(systems, max_systems), has_systems=True)
-    text = _rendered(hass, freshness_issue_id(entry.entry_id), "plan_too_small")
+    text = _rendered(hass, freshness_issue_id(entry.entry_id), key)
     assert text.startswith("Sunny Cottage follows")
     assert "(50,000 requests a month)" in text
     for part in says:
@@ -118,6 +139,22 @@ async def test_plan_too_small_reads_right(
     for part in never_says:
         assert part not in text, (part, text)
     assert "{" not in text
+
+
+def _strings(node: object, path: str = "") -> list[tuple[str, str]]:
+    if isinstance(node, dict):
+        return [pair for key, value in node.items() for pair in _strings(value, f"{path}.{key}")]
+    return [(path, node)] if isinstance(node, str) else []
+
+
+def test_every_string_parses_as_home_assistant_reads_it() -> None:
+    """Home Assistant (2026.11) checks each translation with Python's string formatter and
+    drops one it cannot parse, such as ICU plural forms: every string here must parse, with
+    plain placeholders only."""
+    formatter = string.Formatter()
+    for path, text in _strings(STRINGS):
+        fields = [field for _, field, spec, _ in formatter.parse(text) if field is not None]
+        assert all(re.fullmatch(r"\w+", field) for field in fields), (path, fields)
 
 
 async def test_quota_issue_numbers_and_time_zone(hass: HomeAssistant) -> None:

@@ -22,7 +22,7 @@ from custom_components.enphase_enlighten.const import (
 )
 from custom_components.enphase_enlighten.diagnostics import async_get_config_entry_diagnostics
 
-from .conftest import entry_data, setup_entry
+from .conftest import entry_data, save_options, setup_entry
 from .test_coordinator import advance
 from .test_entry_budget import (
     JUNE_FIRST_NOON,
@@ -87,10 +87,9 @@ async def test_two_entries_keep_the_larger_reserve(
     """Two entries on one key: the shared planner keeps the larger reserve, whichever came first."""
     # Each (re)load below waits for a fresh minute of requests.
     await advance(hass, freezer, timedelta(minutes=1))
-    hass.config_entries.async_update_entry(
-        loaded, options={**loaded.options, CONF_RESERVE_OTHER: 100, CONF_RESERVE_MANUAL: 10}
+    await save_options(
+        hass, loaded, {**loaded.options, CONF_RESERVE_OTHER: 100, CONF_RESERVE_MANUAL: 10}
     )
-    await hass.async_block_till_done()
     assert loaded.state is ConfigEntryState.LOADED
     assert loaded.runtime_data.budget.planner.reserve == Reserve(other=100, manual=10)
     await advance(hass, freezer, timedelta(minutes=1))
@@ -126,10 +125,7 @@ async def test_large_reserve_means_fewer_automatic_requests(
     without_reserve = _automatic(sim, start)
 
     start = len(sim.request_log)
-    hass.config_entries.async_update_entry(
-        loaded, options={**loaded.options, CONF_RESERVE_OTHER: 700}
-    )
-    await hass.async_block_till_done()
+    await save_options(hass, loaded, {**loaded.options, CONF_RESERVE_OTHER: 700})
     assert loaded.runtime_data.budget.planner.reserve == Reserve(other=700)
     await run_until(hass, freezer, loaded, day_one_end + timedelta(days=1))
     # The reload's own start-up requests are in this day's count.

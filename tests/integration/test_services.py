@@ -26,6 +26,7 @@ from custom_components.enphase_enlighten.api import RequestRecord
 from custom_components.enphase_enlighten.const import DOMAIN
 from custom_components.enphase_enlighten.devices import budget_device_identifier
 from custom_components.enphase_enlighten.messages import format_time
+from tests.ha_compat import get_device
 
 from .conftest import setup_entry, until_new_upload
 from .test_coordinator import advance
@@ -123,7 +124,7 @@ async def test_refresh_served_within_budget(
     }
 
     # One system, by its device or by one of its hardware devices; no response asked.
-    system = device_registry.async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))})
+    system = get_device(device_registry, loaded, str(SYSTEM_ID))
     assert system is not None
     hardware = next(
         device
@@ -284,7 +285,7 @@ async def test_refresh_needs_a_loaded_entry_and_one_of_its_systems(
     foreign = device_registry.async_get_or_create(
         config_entry_id=other.entry_id, identifiers={("other", str(SYSTEM_ID))}
     )
-    budget = device_registry.async_get_device(identifiers={budget_device_identifier(loaded)})
+    budget = get_device(device_registry, loaded, budget_device_identifier(loaded))
     assert budget is not None
     requests = len(sim.request_log)
     cases: list[tuple[dict[str, str], str, str]] = [
@@ -330,14 +331,16 @@ def test_action_described_and_translated() -> None:
     icons = json.loads((PACKAGE / "icons.json").read_text())
     described = yaml.safe_load((PACKAGE / "services.yaml").read_text())
     assert strings == en
-    assert set(described) == set(strings["services"]) == set(icons["services"]) == {"refresh"}
-    fields = strings["services"]["refresh"]["fields"]
-    assert set(described["refresh"]["fields"]) == set(fields)
-    for field in described["refresh"]["fields"].values():
-        selector.validate_selector(field["selector"])
-    for field in fields.values():
-        assert field["name"]
-        assert field["description"]
+    actions = {"refresh", "get_alarms", "get_events"}
+    assert set(described) == set(strings["services"]) == set(icons["services"]) == actions
+    for action in actions:
+        fields = strings["services"][action]["fields"]
+        assert set(described[action]["fields"]) == set(fields)
+        for field in described[action]["fields"].values():
+            selector.validate_selector(field["selector"])
+        for field in fields.values():
+            assert field["name"]
+            assert field["description"]
     source = (PACKAGE / "services.py").read_text()
     used = set(re.findall(r'translation_key="([a-z_]+)"', source))
     assert used == {"entry_not_found", "entry_not_loaded", "not_a_system", "refresh_failed"}

@@ -9,12 +9,15 @@ import re
 
 import homeassistant
 
+from custom_components.enphase_enlighten.alarm_sensor import ACTIVE_ALARMS
+from custom_components.enphase_enlighten.alarms import ChangeKind
 from custom_components.enphase_enlighten.binary_sensor import (
     ACTIVE_ALARM,
     DEVICE_PROBLEM,
     SYSTEM_BINARY_SENSORS,
 )
 from custom_components.enphase_enlighten.budget import RefreshRefusal
+from custom_components.enphase_enlighten.device_trigger import CONF_EVENT_TYPE_ID, TRIGGER_TYPES
 from custom_components.enphase_enlighten.event import ALARM_EVENT
 from custom_components.enphase_enlighten.sensor import (
     BUDGET_SENSORS,
@@ -40,6 +43,7 @@ PLATFORM_KEYS = {
             *DEVICE_SENSORS,
             *MICRO_SENSORS,
             *BUDGET_SENSORS,
+            ACTIVE_ALARMS,
         )
     ],
     "binary_sensor": [d.key for d in (*SYSTEM_BINARY_SENSORS, ACTIVE_ALARM, DEVICE_PROBLEM)],
@@ -82,6 +86,9 @@ def test_issues_translated() -> None:
     assert set(issues) == {
         "quota_exhausted",
         "plan_too_small",
+        "plan_too_small_one_system",
+        "plan_too_small_for_any",
+        "plan_too_small_max_one",
         "lifetime_energy_reset",
         "system_missing",
         "settings_unreadable",
@@ -92,11 +99,15 @@ def test_issues_translated() -> None:
     for placeholder in ("{entity}", "{shown}", "{read}"):
         assert placeholder in issues["lifetime_energy_reset"]["description"]
     assert "{resume_at}" in issues["quota_exhausted"]["description"]
-    # Plain ({interval}) or ICU plural ({systems, plural, ...}) placeholders.
-    for placeholder in ("systems", "max_systems", "interval"):
-        assert re.search(rf"\{{{placeholder}[,}}]", issues["plan_too_small"]["description"]), (
-            placeholder
-        )
+    # One text per case of the plan-too-small issue (repairs.plan_issue_key), plain placeholders.
+    for key, placeholders in {
+        "plan_too_small_one_system": ("{entry}", "{quota}", "{interval}", "{limit}"),
+        "plan_too_small_for_any": ("{entry}", "{systems}", "{interval}", "{limit}"),
+        "plan_too_small_max_one": ("{entry}", "{systems}", "{interval}", "{limit}"),
+        "plan_too_small": ("{entry}", "{systems}", "{max_systems}", "{interval}", "{limit}"),
+    }.items():
+        for placeholder in placeholders:
+            assert placeholder in issues[key]["description"], (key, placeholder)
     for issue in issues.values():
         assert issue["title"]
 
@@ -157,6 +168,22 @@ def _constants() -> dict[str, str]:
     return found
 
 
+def _returned_keys() -> dict[str, set[str]]:
+    """The string literals each module-level function of the package returns."""
+    found: dict[str, set[str]] = {}
+    for tree in _modules().values():
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef):
+                found[node.name] = {
+                    inner.value.value
+                    for inner in ast.walk(node)
+                    if isinstance(inner, ast.Return)
+                    and isinstance(inner.value, ast.Constant)
+                    and isinstance(inner.value.value, str)
+                }
+    return found
+
+
 def _func_name(call: ast.Call) -> str:
     func = call.func
     return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
@@ -170,6 +197,9 @@ def _keys_of(node: ast.expr, constants: dict[str, str], where: str) -> set[str]:
         return {constants[node.id]}
     if isinstance(node, ast.IfExp):
         return _keys_of(node.body, constants, where) | _keys_of(node.orelse, constants, where)
+    if isinstance(node, ast.Call) and (returns := _returned_keys().get(_func_name(node))):
+        # A helper picking the key (repairs.plan_issue_key): every literal it returns.
+        return returns
     if isinstance(node, ast.JoinedStr):
         prefix = node.values[0]
         assert isinstance(prefix, ast.Constant), where
@@ -197,10 +227,20 @@ def used_keys() -> dict[str, set[str]]:
                 func = _func_name(node)
                 keywords = {k.arg: k.value for k in node.keywords}
                 if func.endswith("Description"):
-                    # entity.py uses the key when no translation_key is given.
+                    # entity.py uses the key when no translation_key is given; the class
+                    # says the platform (alarm_sensor.py's is a sensor too).
+                    kind = (
+                        "binary_sensor"
+                        if "BinarySensor" in func
+                        else "sensor"
+                        if "Sensor" in func
+                        else "event"
+                        if "Event" in func
+                        else platform
+                    )
                     key = keywords.get("translation_key", keywords.get("key"))
-                    if key is not None and f"entity.{platform}" in used:
-                        used[f"entity.{platform}"] |= _keys_of(key, constants, where)
+                    if key is not None and f"entity.{kind}" in used:
+                        used[f"entity.{kind}"] |= _keys_of(key, constants, where)
                     continue
                 if "translation_key" in keywords:
                     value = keywords["translation_key"]
@@ -300,10 +340,12 @@ def test_every_action_is_described() -> None:
     """Each registered action has its strings, and no strings name an action not registered."""
     constants = _constants()
     registered = {
-        next(iter(_keys_of(node.args[1], constants, "services.py")))
-        for node in ast.walk(_modules()["services.py"])
+        next(iter(_keys_of(node.args[1], constants, name)))
+        for name, tree in _modules().items()
+        for node in ast.walk(tree)
         if isinstance(node, ast.Call) and _func_name(node) == "async_register"
     }
+    assert "refresh" in registered
     assert registered == set(STRINGS["services"])
 
 
@@ -321,3 +363,14 @@ def test_every_section_is_checked() -> None:
     }
     assert set(STRINGS) <= checked | {"device_automation"}
     assert STRINGS == EN
+
+
+def test_device_triggers_and_event_changes_translated() -> None:
+    """Each device trigger, its alarm type field, and each change the event fires has a text."""
+    automation = STRINGS["device_automation"]
+    assert sorted(automation["trigger_type"]) == sorted(TRIGGER_TYPES)
+    assert automation["extra_fields"][CONF_EVENT_TYPE_ID]
+    assert automation["extra_fields_descriptions"][CONF_EVENT_TYPE_ID]
+    states = STRINGS["entity"]["event"]["alarm"]["state_attributes"]["event_type"]["state"]
+    assert sorted(states) == sorted(kind.value for kind in ChangeKind)
+    assert EN["device_automation"] == automation

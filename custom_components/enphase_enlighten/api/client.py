@@ -1,4 +1,4 @@
-"""Async client for the ten System Details endpoints of the Enphase Monitoring API v4.
+"""Async client for the twelve System Details endpoints of the Enphase Monitoring API v4.
 
 Each endpoint is one method of ``EnphaseClient``, built on ``EnphaseTransport`` (one
 request, its report and its errors). A new group of endpoints (telemetry) goes in its own
@@ -20,6 +20,8 @@ from .const import (
     ENDPOINT_EVENT_TYPES,
     ENDPOINT_EVENTS,
     ENDPOINT_INVERTERS_SUMMARY,
+    ENDPOINT_OPEN_ALARMS,
+    ENDPOINT_OPEN_EVENTS,
     ENDPOINT_RETRIEVE_SYSTEM_ID,
     ENDPOINT_SEARCH,
     ENDPOINT_SUMMARY,
@@ -252,6 +254,24 @@ class EnphaseClient(EnphaseTransport):
                     seen.add(key)
                     result.append(event)
         return result
+
+    async def open_events(self, system_id: int) -> list[Event]:
+        """Fetch every open event of a system, whatever its age, in one request."""
+        data = await self._request(
+            ENDPOINT_OPEN_EVENTS, "GET", f"/systems/{int(system_id)}/open_events"
+        )
+        return Event.list_from_response(data, system_id=system_id)
+
+    async def open_alarms(self, system_id: int) -> list[Alarm]:
+        """Fetch every open alarm of a system, whatever its age, in one request."""
+        data = await self._request(
+            ENDPOINT_OPEN_ALARMS, "GET", f"/systems/{int(system_id)}/open_alarms"
+        )
+        return Alarm.list_from_response(data, system_id=system_id)
+
+    def window_count(self, start: datetime, end: datetime | None = None) -> int:
+        """Return the requests a windowed events or alarms read makes (or raise, as it would)."""
+        return len(self._windows(start, end))
 
     async def alarms(
         self,

@@ -20,6 +20,8 @@ ENDPOINT_EVENTS: Final = "events"
 ENDPOINT_ALARMS: Final = "alarms"
 ENDPOINT_EVENT_TYPES: Final = "event_types"
 ENDPOINT_INVERTERS_SUMMARY: Final = "inverters_summary"
+ENDPOINT_OPEN_ALARMS: Final = "open_alarms"
+ENDPOINT_OPEN_EVENTS: Final = "open_events"
 ENDPOINTS: Final = (
     ENDPOINT_SYSTEMS,
     ENDPOINT_SEARCH,
@@ -31,6 +33,8 @@ ENDPOINTS: Final = (
     ENDPOINT_ALARMS,
     ENDPOINT_EVENT_TYPES,
     ENDPOINT_INVERTERS_SUMMARY,
+    ENDPOINT_OPEN_ALARMS,
+    ENDPOINT_OPEN_EVENTS,
 )
 
 # The largest page the paged endpoints accept; walking at this size spends the fewest requests.

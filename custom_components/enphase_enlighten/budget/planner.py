@@ -95,9 +95,7 @@ class RequestPlanner(IntervalPlanner):
             and summary.status != state.status
         ):
             # A status change is the cheapest hint that an alarm was raised or cleared.
-            for owner, ids in self._owners.items():
-                if system_id in ids:
-                    self._urgent.add(Task(TaskKind.ALARMS, owner, system_id).key)
+            self.mark_urgent(TaskKind.ALARMS, system_id)
         state.status = summary.status
         if summary.battery_capacity_wh and not state.profile.has_battery:
             state.profile = SystemProfile(
@@ -109,6 +107,20 @@ class RequestPlanner(IntervalPlanner):
                 has_battery=True,
             )
         state.last_poll = now
+
+    def last_status(self, system_id: int) -> str | None:
+        """Return the status the last summary of a system gave, None if none yet."""
+        state = self._systems.get(system_id)
+        return state.status if state is not None else None
+
+    def mark_urgent(self, kind: TaskKind, system_id: int) -> None:
+        """Make a system's task of this kind due now (for every entry polling the system).
+
+        It still runs only when the minute and the month have room for it (``due``).
+        """
+        for owner, ids in self._owners.items():
+            if system_id in ids:
+                self._urgent.add(Task(kind, owner, system_id).key)
 
     def record_done(self, task: Task, now: datetime) -> None:
         """Note that a task ran successfully; its next run counts from ``now``."""
@@ -252,7 +264,8 @@ class RequestPlanner(IntervalPlanner):
             for system_id in ids:
                 state = self._systems[system_id]
                 task = Task(TaskKind.SUMMARY, task_owner, system_id)
-                tasks.append((task, self._summary_when(state, now, interval)))
+                urgent = task.key in self._urgent
+                tasks.append((task, now if urgent else self._summary_when(state, now, interval)))
                 tasks.append(
                     self._periodic(
                         Task(TaskKind.ALARMS, task_owner, system_id), now, alarm_interval

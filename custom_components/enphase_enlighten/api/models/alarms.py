@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import hashlib
 from typing import TYPE_CHECKING, Any, Self
 
 from ..errors import EnphaseResponseError
@@ -50,9 +51,25 @@ class Event:
             raw=data,
         )
 
+    @property
+    def id(self) -> str:
+        """Return a stable id: Enphase gives events none, so type, device and start name one.
+
+        The serial number enters only as a short digest, so the id does not spell it out.
+        """
+        start = int(self.start_time.timestamp()) if self.start_time is not None else ""
+        device = hashlib.sha256((self.serial_number or "").encode()).hexdigest()[:8]
+        return f"{self.system_id}.{self.event_type_id}.{start}.{device}"
+
+    @property
+    def is_open(self) -> bool:
+        """Return whether the event is still open (stateful, no end yet)."""
+        status = (self.status or "").lower()
+        return status != "info" and self.end_time is None and status != "closed"
+
     @classmethod
     def list_from_response(cls, data: Any, *, system_id: int) -> list[Self]:
-        """Build the events of one /events response."""
+        """Build the events of one /events or /open_events response."""
         data = require_mapping(data, "the events response")
         owner = as_int(data.get("system_id"))
         owner = system_id if owner is None else owner
@@ -119,9 +136,14 @@ class Alarm:
             raw=data,
         )
 
+    @property
+    def serial_numbers(self) -> tuple[str, ...]:
+        """Return the serial numbers of the devices the alarm names, each once, in order."""
+        return tuple(dict.fromkeys(e.serial_number for e in self.events if e.serial_number))
+
     @classmethod
     def list_from_response(cls, data: Any, *, system_id: int, cleared: bool = False) -> list[Self]:
-        """Build the alarms of one /alarms response."""
+        """Build the alarms of one /alarms or /open_alarms response."""
         data = require_mapping(data, "the alarms response")
         owner = as_int(data.get("system_id"))
         owner = system_id if owner is None else owner
