@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from homeassistant.helpers import device_registry
 from pytest_homeassistant_custom_component.syrupy import (
     ANY,
     HomeAssistantSnapshotExtension,
@@ -22,7 +23,7 @@ from custom_components.enphase_enlighten.const import DOMAIN
 
 if TYPE_CHECKING:
     from homeassistant.config_entries import ConfigEntry
-    from homeassistant.core import State
+    from homeassistant.core import HomeAssistant, State
     from homeassistant.helpers import device_registry as dr, entity_registry as er
     from syrupy.types import SerializableData
 
@@ -34,6 +35,15 @@ def get_device(
     if isinstance(identifier, str):
         identifier = (DOMAIN, identifier)
     return compat.get_device(registry, identifier, entry.entry_id)
+
+
+def find_device(hass: HomeAssistant, identifier: str | tuple[str, str]) -> dr.DeviceEntry | None:
+    """Return the device with this identifier among the integration's config entries."""
+    registry = device_registry.async_get(hass)
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if (device := get_device(registry, entry, identifier)) is not None:
+            return device
+    return None
 
 
 class ComparableSnapshotSerializer(HomeAssistantSnapshotSerializer):

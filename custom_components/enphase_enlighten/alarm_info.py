@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from homeassistant.helpers import device_registry as dr
 
+from .compat import get_device
 from .const import DOMAIN
 from .devices import system_identifier
 
@@ -33,20 +34,20 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def device_ids(hass: HomeAssistant, serials: tuple[str, ...]) -> list[str]:
+def device_ids(hass: HomeAssistant, entry_id: str, serials: tuple[str, ...]) -> list[str]:
     """Return the Home Assistant device ids of the hardware with these serial numbers."""
     registry = dr.async_get(hass)
     found = []
     for serial in serials:
-        device = registry.async_get_device(identifiers={(DOMAIN, serial)})
+        device = get_device(registry, (DOMAIN, serial), entry_id)
         if device is not None:
             found.append(device.id)
     return found
 
 
-def system_device_id(hass: HomeAssistant, system_id: int) -> str | None:
+def system_device_id(hass: HomeAssistant, entry_id: str, system_id: int) -> str | None:
     """Return the device id of a system's device."""
-    device = dr.async_get(hass).async_get_device(identifiers={system_identifier(system_id)})
+    device = get_device(dr.async_get(hass), system_identifier(system_id), entry_id)
     return device.id if device is not None else None
 
 
@@ -61,6 +62,7 @@ def _alarm_end(alarm: Alarm) -> datetime | None:
 
 def change_data(
     hass: HomeAssistant,
+    entry_id: str,
     system_id: int,
     change: AlarmChange,
     event_types: dict[int, EventType],
@@ -92,7 +94,7 @@ def change_data(
         "description": event_type.event_description if event_type else None,
         "recommended_action": event_type.recommended_action if event_type else None,
         "serial_numbers": list(serials),
-        "device_ids": device_ids(hass, serials),
+        "device_ids": device_ids(hass, entry_id, serials),
         "start_time": _iso(start),
         "end_time": _iso(end),
         "noticed_at": _iso(change.noticed_at),
@@ -101,6 +103,7 @@ def change_data(
 
 def open_alarms_summary(
     hass: HomeAssistant,
+    entry_id: str,
     alarms: list[Alarm],
     event_types: dict[int, EventType],
     known: Mapping[str, str],
@@ -118,7 +121,7 @@ def open_alarms_summary(
         event_type = event_types.get(alarm.event_type_id or -1)
         devices = []
         for serial in alarm.serial_numbers:
-            device = registry.async_get_device(identifiers={(DOMAIN, serial)})
+            device = get_device(registry, (DOMAIN, serial), entry_id)
             if device is not None:
                 devices.append(device.name_by_user or device.name)
             elif serial in known:

@@ -46,4 +46,12 @@ class EnphaseActiveAlarmsSensor(EnphaseSystemEntity[EnphaseAlarmsCoordinator], S
                 data.devices.data.by_serial() if data.devices.data else {}
             ).items():
                 known[serial] = str(hardware_device_info(data.devices, device).get("name"))
-        return {"alarms": open_alarms_summary(self.hass, self.coordinator.data, event_types, known)}
+        return {
+            "alarms": open_alarms_summary(
+                self.hass,
+                self.coordinator.config_entry.entry_id,
+                self.coordinator.data,
+                event_types,
+                known,
+            )
+        }

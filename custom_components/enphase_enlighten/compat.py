@@ -105,6 +105,14 @@ def owns_device(device: dr.DeviceEntry, entry_id: str) -> bool:
     return entry_id in device.config_entries
 
 
+def device_entry_ids(device: dr.DeviceEntry) -> list[str]:
+    """Return the ids of the config entries the device belongs to."""
+    if _ONE_ENTRY_PER_DEVICE:
+        entry_id = getattr(device, "config_entry_id")  # noqa: B009
+        return [entry_id] if entry_id else []
+    return list(device.config_entries)
+
+
 def remove_device(registry: dr.DeviceRegistry, device: dr.DeviceEntry, entry_id: str) -> None:
     """Take the device away from the config entry: remove it, or unlink it where shared."""
     if _ONE_ENTRY_PER_DEVICE:

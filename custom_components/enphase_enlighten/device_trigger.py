@@ -21,6 +21,7 @@ import voluptuous as vol
 
 from .alarm_info import ALARM_BUS_EVENT, type_name
 from .alarms import ChangeKind
+from .compat import device_entry_ids, get_device_by_id
 from .const import DOMAIN
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ TRIGGER_SCHEMA = DEVICE_TRIGGER_BASE_SCHEMA.extend(
 
 def _system_device(hass: HomeAssistant, device_id: str) -> dr.DeviceEntry:
     """Return the device if it is an Enphase system's, or refuse it."""
-    device = dr.async_get(hass).async_get(device_id)
+    device = get_device_by_id(dr.async_get(hass), device_id)
     if device is not None and device.via_device_id is None:
         for domain, ident in device.identifiers:
             if domain == DOMAIN and ident.isdigit():
@@ -54,7 +55,7 @@ def _system_device(hass: HomeAssistant, device_id: str) -> dr.DeviceEntry:
 def _event_types(hass: HomeAssistant, device: dr.DeviceEntry) -> dict[int, EventType]:
     """Return the event types known to the device's loaded entries."""
     found: dict[int, EventType] = {}
-    for entry_id in device.config_entries:
+    for entry_id in device_entry_ids(device):
         entry = hass.config_entries.async_get_entry(entry_id)
         runtime = getattr(entry, "runtime_data", None) if entry is not None else None
         if runtime is not None and entry is not None and entry.domain == DOMAIN:

@@ -64,9 +64,17 @@ class EnphaseAlarmEvent(EnphaseSystemEntity[EnphaseAlarmsCoordinator], EventEnti
         changes = self.coordinator.pop_changes()
         if not changes:
             return
-        device_id = system_device_id(self.hass, self.coordinator.system_id)
+        device_id = system_device_id(
+            self.hass, self.coordinator.config_entry.entry_id, self.coordinator.system_id
+        )
         for change in changes:
-            data = change_data(self.hass, self.coordinator.system_id, change, self._event_types())
+            data = change_data(
+                self.hass,
+                self.coordinator.config_entry.entry_id,
+                self.coordinator.system_id,
+                change,
+                self._event_types(),
+            )
             self._trigger_event(change.kind.value, data)
             self.async_write_ha_state()
             self.hass.bus.async_fire(

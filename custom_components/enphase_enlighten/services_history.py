@@ -20,6 +20,7 @@ import voluptuous as vol
 from .alarm_info import device_ids, type_name
 from .api import EnphaseError, EnphaseRateLimitError, EnphaseWindowError
 from .budget import RefreshDecision, RefreshRefusal
+from .compat import device_entry_ids, get_device_by_id
 from .const import DOMAIN
 from .messages import format_time, refresh_refused, update_failure
 
@@ -68,16 +69,16 @@ def async_setup_history_services(hass: HomeAssistant) -> None:
 def _system(hass: HomeAssistant, device_id: str) -> tuple[EnphaseConfigEntry, int]:
     """Return the loaded entry and the system id of a system's device (or its hardware's)."""
     registry = dr.async_get(hass)
-    device = registry.async_get(device_id)
+    device = get_device_by_id(registry, device_id)
     if device is not None and device.via_device_id is not None:
-        device = registry.async_get(device.via_device_id)
+        device = get_device_by_id(registry, device.via_device_id)
     if device is not None:
         system_ids = [
             int(ident)
             for domain, ident in device.identifiers
             if domain == DOMAIN and ident.isdigit()
         ]
-        for entry_id in device.config_entries:
+        for entry_id in device_entry_ids(device):
             entry = hass.config_entries.async_get_entry(entry_id)
             if entry is None or entry.domain != DOMAIN:
                 continue
@@ -194,7 +195,7 @@ async def _async_get_alarms(call: ServiceCall) -> ServiceResponse:
             "start_time": _iso(alarm.alarm_start_time),
             "end_time": _iso(alarm.alarm_end_time),
             "serial_numbers": list(alarm.serial_numbers),
-            "device_ids": device_ids(call.hass, alarm.serial_numbers),
+            "device_ids": device_ids(call.hass, entry.entry_id, alarm.serial_numbers),
         }
 
     return {
@@ -221,7 +222,7 @@ async def _async_get_events(call: ServiceCall) -> ServiceResponse:
             "start_time": _iso(event.start_time),
             "end_time": _iso(event.end_time),
             "serial_numbers": list(serials),
-            "device_ids": device_ids(call.hass, serials),
+            "device_ids": device_ids(call.hass, entry.entry_id, serials),
         }
 
     return {

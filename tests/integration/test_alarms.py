@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -23,6 +22,7 @@ from custom_components.enphase_enlighten.const import DOMAIN
 from custom_components.enphase_enlighten.coordinator import EnphaseAlarmsCoordinator
 from custom_components.enphase_enlighten.entry_budget import PLANNERS
 from custom_components.enphase_enlighten.held import HELD_DATA
+from tests.ha_compat import find_device
 
 from .conftest import API_KEY, setup_entry
 
@@ -179,8 +179,8 @@ async def test_alarm_raised_while_off_fires_once_with_its_data(
     assert state.attributes["event_type"] == "alarm_raised"
     assert state.attributes["alarm_id"] == new["id"]
     (data,) = alarm_changes(fired)
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, MICRO)})
-    system = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))})
+    device = find_device(hass, MICRO)
+    system = find_device(hass, str(SYSTEM_ID))
     assert data == {
         "device_id": system.id,
         "type": "alarm_raised",
@@ -435,9 +435,7 @@ async def test_silent_alarm_names_a_device_problem_and_the_count(
     assert described["event_type_key"] == "meter_issue"
     assert described["name"]
     assert described["name"] != "meter_issue"
-    assert described["devices"] == [
-        dr.async_get(hass).async_get_device(identifiers={(DOMAIN, GATEWAY)}).name
-    ]
+    assert described["devices"] == [find_device(hass, GATEWAY).name]
     assert GATEWAY not in str({k: v for k, v in described.items() if k != "devices"})
     assert hass.states.get(GATEWAY_PROBLEM).state == STATE_ON
     assert hass.states.get(MICRO_PROBLEM).state == STATE_OFF

@@ -12,7 +12,7 @@ from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components import automation
 from homeassistant.components.device_automation import DeviceAutomationType
 from homeassistant.core import HomeAssistant, ServiceCall
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -20,15 +20,17 @@ from pytest_homeassistant_custom_component.common import (
     async_get_device_automations,
     async_mock_service,
 )
-import voluptuous_serialize
 import yaml
 
 from custom_components.enphase_enlighten import device_trigger
 from custom_components.enphase_enlighten.alarms import ALARM_MEMORIES
 from custom_components.enphase_enlighten.const import DOMAIN
 from custom_components.enphase_enlighten.entry_budget import PLANNERS
+from tests.ha_compat import find_device
 
 if TYPE_CHECKING:
+    from pytest_homeassistant_custom_component.typing import WebSocketGenerator
+
     from simulator import Simulator
 
 SYSTEM_ID = 698910067
@@ -38,7 +40,7 @@ METER_ISSUE = "Meter issue"
 
 def system_device(hass: HomeAssistant) -> dr.DeviceEntry:
     """The small home's system device."""
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, str(SYSTEM_ID))})
+    device = find_device(hass, str(SYSTEM_ID))
     assert device is not None
     return device
 
@@ -99,31 +101,37 @@ async def test_triggers_on_the_system_device_only(
     )
     ours = sorted(t["type"] for t in triggers if t["domain"] == DOMAIN)
     assert ours == ["alarm_cleared", "alarm_raised"]
-    gateway = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, GATEWAY)})
+    gateway = find_device(hass, GATEWAY)
     assert gateway is not None
     triggers = await async_get_device_automations(hass, DeviceAutomationType.TRIGGER, gateway.id)
     assert [t for t in triggers if t["domain"] == DOMAIN] == []
 
 
 async def test_trigger_offers_the_alarm_types_by_name(
-    hass: HomeAssistant, loaded: MockConfigEntry
+    hass: HomeAssistant, loaded: MockConfigEntry, hass_ws_client: WebSocketGenerator
 ) -> None:
     """The editor's optional field lists Enphase's alarm types by their names."""
-    capabilities = await device_trigger.async_get_trigger_capabilities(
-        hass,
+    assert await async_setup_component(hass, "device_automation", {})
+    client = await hass_ws_client(hass)
+    # The automation editor's own request: Home Assistant serializes the fields (with
+    # voluptuous-serialize on 2026.2, probatio on 2026.11).
+    await client.send_json_auto_id(
         {
-            "platform": "device",
-            "domain": DOMAIN,
-            "device_id": system_device(hass).id,
-            "type": "alarm_raised",
-        },
+            "type": "device_automation/trigger/capabilities",
+            "trigger": {
+                "platform": "device",
+                "domain": DOMAIN,
+                "device_id": system_device(hass).id,
+                "type": "alarm_raised",
+            },
+        }
     )
-    (field,) = voluptuous_serialize.convert(
-        capabilities["extra_fields"], custom_serializer=cv.custom_serializer
-    )
+    response = await client.receive_json()
+    assert response["success"], response
+    (field,) = response["result"]["extra_fields"]
     assert field["name"] == "event_type_id"
     assert field["optional"] is True
-    options = dict(field["options"])
+    options = {int(value): label for value, label in field["options"]}
     assert options[28] == "Gateway not reporting"
     assert options[47]
 
@@ -134,7 +142,7 @@ async def test_device_trigger_fires_real_automations_once(
     """Raised: "any" and the gateway one run once; cleared: the cleared one runs once."""
     device = system_device(hass)
     calls = await set_up_automations(hass, device.id)
-    gateway = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, GATEWAY)})
+    gateway = find_device(hass, GATEWAY)
     assert gateway is not None
 
     meter = sim.raise_alarm(SYSTEM_ID, 47, serial_number=GATEWAY)

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import device_registry as dr
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -19,6 +18,7 @@ from custom_components.enphase_enlighten.const import (
     CONF_REQUESTS_PER_MONTH,
     DOMAIN,
 )
+from tests.ha_compat import find_device
 
 from .conftest import setup_entry
 from .test_coordinator import advance
@@ -50,7 +50,7 @@ async def ready(
 
 def device_id(hass: HomeAssistant, identifier: str) -> str:
     """The Home Assistant device id of a system (its id) or hardware (its serial)."""
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, identifier)})
+    device = find_device(hass, identifier)
     assert device is not None
     return device.id
 
