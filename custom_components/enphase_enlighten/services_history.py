@@ -15,12 +15,11 @@ from homeassistant.core import (
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
-import voluptuous as vol
 
 from .alarm_info import device_ids, type_name
 from .api import EnphaseError, EnphaseRateLimitError, EnphaseWindowError
 from .budget import RefreshDecision, RefreshRefusal
-from .compat import device_entry_ids, get_device_by_id
+from .compat import device_entry_ids, get_device_by_id, vol
 from .const import DOMAIN
 from .messages import format_time, refresh_refused, update_failure
 
