@@ -24,6 +24,15 @@ class EnphaseActiveAlarmsSensor(EnphaseSystemEntity[EnphaseAlarmsCoordinator], S
     # The alarms' list changes with every alarm: not worth a row per change in the history.
     _unrecorded_attributes = frozenset({"alarms"})
 
+    async def async_added_to_hass(self) -> None:
+        """Follow the event types too: the alarms' names come from them.
+
+        They may arrive after the alarms: both are first fetched in the background.
+        """
+        await super().async_added_to_hass()
+        event_types = self.coordinator.config_entry.runtime_data.event_types
+        self.async_on_remove(event_types.async_add_listener(self._handle_coordinator_update))
+
     @property
     def native_value(self) -> int | None:
         """Return how many alarms are open."""

@@ -18,7 +18,7 @@ from .api import Alarm, EnphaseError, Event
 from .const import DOMAIN
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from homeassistant.config_entries import ConfigEntry
     from homeassistant.core import HomeAssistant
@@ -187,6 +187,18 @@ def alarm_memory(hass: HomeAssistant, entry: ConfigEntry[Any]) -> AlarmMemory:
     return memory
 
 
+def _changes[ItemT](
+    known: Mapping[str, ItemT],
+    current: Mapping[str, ItemT],
+    opened: Callable[[ItemT], AlarmChange],
+    closed: Callable[[ItemT], AlarmChange],
+) -> list[AlarmChange]:
+    """Return what ``current`` holds and ``known`` did not, then what ``known`` lost."""
+    changes = [opened(item) for item_id, item in current.items() if item_id not in known]
+    changes.extend(closed(item) for item_id, item in known.items() if item_id not in current)
+    return changes
+
+
 def alarm_changes(
     known: Mapping[str, Alarm], found: Iterable[Alarm], now: datetime
 ) -> list[AlarmChange]:
@@ -195,36 +207,24 @@ def alarm_changes(
     Cleared means gone from the open alarms: open_alarms returns every open one whatever its
     age, so an alarm it no longer lists has ended.
     """
-    current = {alarm.id: alarm for alarm in found if not alarm.cleared}
-    changes = [
-        AlarmChange(ChangeKind.ALARM_RAISED, now, alarm=alarm)
-        for alarm_id, alarm in current.items()
-        if alarm_id not in known
-    ]
-    changes.extend(
-        AlarmChange(ChangeKind.ALARM_CLEARED, now, alarm=alarm)
-        for alarm_id, alarm in known.items()
-        if alarm_id not in current
+    return _changes(
+        known,
+        {alarm.id: alarm for alarm in found if not alarm.cleared},
+        lambda alarm: AlarmChange(ChangeKind.ALARM_RAISED, now, alarm=alarm),
+        lambda alarm: AlarmChange(ChangeKind.ALARM_CLEARED, now, alarm=alarm),
     )
-    return changes
 
 
 def event_changes(
     known: Mapping[str, Event], found: Iterable[Event], now: datetime
 ) -> list[AlarmChange]:
     """Return the events opened since ``known`` was read, then those closed since."""
-    current = {event.id: event for event in found if event.is_open}
-    changes = [
-        AlarmChange(ChangeKind.EVENT_OPENED, now, event=event)
-        for event_id, event in current.items()
-        if event_id not in known
-    ]
-    changes.extend(
-        AlarmChange(ChangeKind.EVENT_CLOSED, now, event=event)
-        for event_id, event in known.items()
-        if event_id not in current
+    return _changes(
+        known,
+        {event.id: event for event in found if event.is_open},
+        lambda event: AlarmChange(ChangeKind.EVENT_OPENED, now, event=event),
+        lambda event: AlarmChange(ChangeKind.EVENT_CLOSED, now, event=event),
     )
-    return changes
 
 
 async def async_forget_alarms(hass: HomeAssistant, entry_id: str) -> None:

@@ -41,7 +41,7 @@ from .api import (
 from .budget import Task, TaskKind
 from .const import DOMAIN
 from .devices import remove_stale_devices
-from .messages import refresh_refused
+from .messages import refresh_refused, update_failure
 from .options import selected_system_ids
 
 if TYPE_CHECKING:
@@ -199,11 +199,8 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
             planner.record_failure(self.task, now)
             # Enphase says the system does not exist: runtime.py drops a missing system then.
             self.not_found = isinstance(err, EnphaseNotFoundError)
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="update_failed",
-                translation_placeholders={"error": str(err)},
-            ) from err
+            _LOGGER.debug("%s: %s", self.name, err)
+            raise update_failure(err) from err
         except (ConfigEntryAuthFailed, UpdateFailed):
             # The token could not be renewed: no request was made for this task.
             planner.record_failure(self.task, now)
@@ -212,11 +209,8 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
             # Whatever else went wrong is a malformed answer and waits like one: a failure
             # the planner never hears of would be retried at once, again and again.
             planner.record_failure(self.task, now)
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="update_failed",
-                translation_placeholders={"error": f"unexpected {type(err).__name__}"},
-            ) from err
+            _LOGGER.debug("%s: unexpected answer", self.name, exc_info=True)
+            raise update_failure(err) from err
         self._learn(data, now)
         self.not_found = False
         if self.held is not None:

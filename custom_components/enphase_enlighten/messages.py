@@ -1,12 +1,23 @@
-"""Times, durations and refused refreshes as a user reads them in messages and issues."""
+"""Times, durations, refused refreshes and failed fetches as a user reads them in messages."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.util import dt as dt_util
 
+from .api import (
+    EnphaseConnectionError,
+    EnphaseError,
+    EnphaseForbiddenError,
+    EnphaseInvalidRequestError,
+    EnphaseNotFoundError,
+    EnphaseResponseError,
+    EnphaseServerError,
+    EnphaseWindowError,
+)
 from .const import DOMAIN
 
 if TYPE_CHECKING:
@@ -32,6 +43,42 @@ def refresh_refused(decision: RefreshDecision, now: datetime) -> HomeAssistantEr
         translation_key=f"refresh_{decision.reason}",
         translation_placeholders={"retry_at": format_time(decision.retry_at or now)},
     )
+
+
+def update_failure[ErrorT: HomeAssistantError](
+    err: Exception,
+    error_type: type[ErrorT] = UpdateFailed,  # type: ignore[assignment]
+) -> ErrorT:
+    """Return a failed fetch as the error a user reads: its own key by kind, data as placeholders.
+
+    An `UpdateFailed` for a coordinator; an action passes `HomeAssistantError`.
+
+    Never the client's English text: a user reading another language gets the translation,
+    and the debug log keeps the details. A 429 is no failure (the values are kept, see the
+    coordinator); set-up and the refresh action say until when it holds.
+    """
+    status = str(err.status) if isinstance(err, EnphaseError) and err.status else "?"
+    if isinstance(err, EnphaseConnectionError):
+        return error_type(translation_domain=DOMAIN, translation_key="update_cannot_connect")
+    if isinstance(err, EnphaseServerError):
+        return error_type(
+            translation_domain=DOMAIN,
+            translation_key="update_server_error",
+            translation_placeholders={"status": status},
+        )
+    if isinstance(err, EnphaseResponseError):
+        return error_type(translation_domain=DOMAIN, translation_key="update_malformed_response")
+    if isinstance(err, EnphaseForbiddenError):
+        return error_type(translation_domain=DOMAIN, translation_key="update_forbidden")
+    if isinstance(err, EnphaseNotFoundError):
+        return error_type(translation_domain=DOMAIN, translation_key="update_not_found")
+    if isinstance(err, (EnphaseInvalidRequestError, EnphaseWindowError)):
+        return error_type(
+            translation_domain=DOMAIN,
+            translation_key="update_rejected",
+            translation_placeholders={"status": status},
+        )
+    return error_type(translation_domain=DOMAIN, translation_key="update_unexpected")
 
 
 def format_duration(span: timedelta) -> str:

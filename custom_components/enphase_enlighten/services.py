@@ -168,11 +168,15 @@ async def _async_refresh_targets(
         failed = next(
             (coordinator for coordinator in targets if coordinator.last_exception), targets[0]
         )
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="refresh_failed",
-            translation_placeholders={"error": str(failed.last_exception)},
-        )
+        cause = failed.last_exception
+        if isinstance(cause, HomeAssistantError) and cause.translation_key:
+            # The coordinator's own translated failure (cannot connect, server error, ...).
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key=cause.translation_key,
+                translation_placeholders=cause.translation_placeholders,
+            ) from cause
+        raise HomeAssistantError(translation_domain=DOMAIN, translation_key="refresh_failed")
 
 
 async def _async_import_history(call: ServiceCall) -> ServiceResponse:

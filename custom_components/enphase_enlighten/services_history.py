@@ -18,10 +18,10 @@ from homeassistant.util import dt as dt_util
 
 from .alarm_info import device_ids, type_name
 from .api import EnphaseError, EnphaseRateLimitError, EnphaseWindowError
-from .budget import RefreshRefusal
+from .budget import RefreshDecision, RefreshRefusal
 from .compat import device_entry_ids, get_device_by_id, vol
 from .const import DOMAIN
-from .messages import format_time, refresh_refused
+from .messages import format_time, refresh_refused, update_failure
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -152,18 +152,16 @@ async def _async_read(
     try:
         items = await getattr(client, read)(system_id, start, end, **kwargs)
     except EnphaseRateLimitError as err:
-        runtime.budget.rate_limited(err, dt_util.utcnow())
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="refresh_failed",
-            translation_placeholders={"error": str(err)},
+        failed_at = dt_util.utcnow()
+        runtime.budget.rate_limited(err, failed_at)
+        # Until when Enphase's pause holds, as a refused refresh says it.
+        decision = runtime.budget.planner.can_refresh(failed_at, 1)
+        raise refresh_refused(
+            decision if not decision else RefreshDecision(False, RefreshRefusal.RATE_LIMITED),
+            failed_at,
         ) from err
     except EnphaseError as err:
-        raise HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key="refresh_failed",
-            translation_placeholders={"error": str(err)},
-        ) from err
+        raise update_failure(err, HomeAssistantError) from err
     finally:
         await runtime.budget.async_changed()
     return entry, system_id, items, runtime.stats.total - before

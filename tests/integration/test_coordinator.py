@@ -14,6 +14,7 @@ from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers.update_coordinator import UpdateFailed
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -320,6 +321,45 @@ async def test_malformed_response(
     assert hass.states.get(POWER).state == STATE_UNAVAILABLE
 
 
+@pytest.mark.parametrize(
+    ("status", "fault", "key", "placeholders", "logged"),
+    [
+        (503, {}, "update_server_error", {"status": "503"}, "server error (HTTP 503)"),
+        (200, {"malformed": True}, "update_malformed_response", None, "could not read"),
+        (403, {}, "update_forbidden", None, "plan does not include this data"),
+        (422, {}, "update_rejected", {"status": "422"}, "rejected the request (HTTP 422)"),
+    ],
+    ids=["server_error", "malformed", "forbidden", "rejected"],
+)
+async def test_update_failure_has_its_own_translation(
+    hass: HomeAssistant,
+    sim: Simulator,
+    loaded: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    fault: dict[str, bool],
+    key: str,
+    placeholders: dict[str, str] | None,
+    logged: str,
+) -> None:
+    """Each kind of failed update has its own translated message, data as placeholders.
+
+    Not the client's English sentence: the log shows the translation, and the placeholders
+    hold only the HTTP status.
+    """
+    sim.fail_next(1, status, endpoint="summary", **fault)
+    await advance(hass, freezer, summary_interval(loaded))
+    assert hass.states.get(POWER).state == STATE_UNAVAILABLE
+    failure = loaded.runtime_data.system_data[SYSTEM_ID].summary.last_exception
+    assert isinstance(failure, UpdateFailed)
+    assert failure.translation_domain == DOMAIN
+    assert failure.translation_key == key
+    assert failure.translation_placeholders == placeholders
+    assert logged in caplog.text
+    assert "Enphase API" not in str(failure)
+
+
 async def test_timeout_unavailable_then_recovers(
     hass: HomeAssistant,
     sim: Simulator,
@@ -341,6 +381,9 @@ async def test_timeout_unavailable_then_recovers(
     await coordinator.async_refresh()
     await hass.async_block_till_done()
     assert hass.states.get(POWER).state == STATE_UNAVAILABLE
+    assert isinstance(coordinator.last_exception, UpdateFailed)
+    assert coordinator.last_exception.translation_key == "update_cannot_connect"
+    assert coordinator.last_exception.translation_placeholders is None
     sim.set_latency(0, "summary")
     await coordinator.async_refresh()
     await hass.async_block_till_done()

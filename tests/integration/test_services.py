@@ -260,7 +260,8 @@ async def test_a_refresh_reports_its_own_failure_among_successes(
     assert outcomes.count(None) == 1
     (failed,) = [outcome for outcome in outcomes if outcome is not None]
     assert isinstance(failed, HomeAssistantError)
-    assert failed.translation_key == "refresh_failed"
+    assert failed.translation_key == "update_server_error"
+    assert failed.translation_placeholders == {"status": "503"}
 
 
 async def test_refresh_failure_is_reported(
@@ -270,8 +271,8 @@ async def test_refresh_failure_is_reported(
     sim.fail_next(1, 503, endpoint="summary")
     with pytest.raises(HomeAssistantError) as failed:
         await refresh(hass, {ATTR_CONFIG_ENTRY_ID: loaded.entry_id})
-    assert failed.value.translation_key == "refresh_failed"
-    assert str(failed.value).startswith("Not refreshed: ")
+    assert failed.value.translation_key == "update_server_error"
+    assert str(failed.value).startswith("Enphase answered with a server error (HTTP 503)")
 
 
 async def test_refresh_needs_a_loaded_entry_and_one_of_its_systems(

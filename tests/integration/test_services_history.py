@@ -252,7 +252,11 @@ async def test_enphase_failure_reported(
             system=device_id(hass, str(SYSTEM_ID)),
             start=(dt_util.utcnow() - timedelta(days=1)).isoformat(),
         )
-    assert failed.value.translation_key == "refresh_failed"
+    # Its own key: a server error with its status, or Enphase's pause with its end.
+    assert failed.value.translation_key == (
+        "update_server_error" if status == 500 else "refresh_rate_limited"
+    )
+    assert "Enphase API" not in str(failed.value)
     blocked = ready.runtime_data.budget.planner.blocked_until(dt_util.utcnow())
     assert (blocked is not None) is (status == 429)
 
