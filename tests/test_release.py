@@ -15,7 +15,11 @@ import pytest
 import voluptuous as vol
 
 from custom_components.enphase_enlighten.const import DOMAIN
-from custom_components.enphase_enlighten.services import REFRESH_SCHEMA, async_setup_services
+from custom_components.enphase_enlighten.services import (
+    IMPORT_HISTORY_SCHEMA,
+    REFRESH_SCHEMA,
+    async_setup_services,
+)
 from custom_components.enphase_enlighten.services_history import (
     ALARMS_SCHEMA,
     EVENTS_SCHEMA,
@@ -172,6 +176,7 @@ async def test_services_yaml_matches_registered_services(hass: HomeAssistant) ->
     assert set(strings) == set(registered)
     schemas = {
         "refresh": REFRESH_SCHEMA,
+        "import_history": IMPORT_HISTORY_SCHEMA,
         "get_alarms": ALARMS_SCHEMA,
         "get_events": EVENTS_SCHEMA,
     }
