@@ -117,6 +117,14 @@ class ImportReport:
     behind: bool
 
 
+def _held_time(value: Any) -> datetime:
+    """A time from a held answer; raises ValueError when it is not one (the answer is dropped)."""
+    when = dt_util.parse_datetime(str(value))
+    if when is None or when.tzinfo is None:
+        raise ValueError(f"not a time: {value!r}")
+    return when
+
+
 def backfill_start(now: datetime, plan: str) -> datetime:
     """Return where a system's first import starts: on Watt the current local month."""
     if plan == PLAN_WATT:
@@ -208,6 +216,38 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
         """Whether live consumption or battery power exist (latest_telemetry has them)."""
         return ENDPOINT_LATEST_TELEMETRY not in self.refused and any(
             channel in channels for channel in (CONSUMPTION, BATTERY_CHARGE)
+        )
+
+    def _hold(self, data: EnergyData | None) -> Any:
+        """The live values and what was imported; the hours themselves are in the recorder."""
+        if data is None:
+            return None
+        return {
+            "channels": list(data.channels),
+            "imported_until": {c: t.isoformat() for c, t in data.imported_until.items()},
+            "soc": None if data.soc is None else [data.soc[0].isoformat(), data.soc[1]],
+            "latest": None if data.latest is None else dict(data.latest.raw),
+            "latest_at": None if data.latest_at is None else data.latest_at.isoformat(),
+        }
+
+    async def _async_restore(self, held: Any) -> EnergyData | None:
+        # The endpoints refused under this plan come from their own store, not the answer.
+        await self.async_prepare()
+        if held is None:
+            return None
+        soc = held["soc"]
+        latest = held["latest"]
+        return EnergyData(
+            channels=tuple(str(channel) for channel in held["channels"]),
+            imported_until={
+                str(channel): _held_time(when) for channel, when in held["imported_until"].items()
+            },
+            soc=None if soc is None else (_held_time(soc[0]), int(soc[1])),
+            latest=None
+            if latest is None
+            else LatestTelemetry.from_dict(latest, system_id=self.system_id),
+            latest_at=None if held["latest_at"] is None else _held_time(held["latest_at"]),
+            refused=dict(self.refused),
         )
 
     async def _channel_start(self, channel: str, now: datetime) -> datetime:
