@@ -79,13 +79,26 @@ REREAD: Final = timedelta(days=1)
 LARGE_PLAN_BACKFILL: Final = timedelta(days=90)
 
 STORAGE_VERSION: Final = 1
-# What latest_telemetry brings, in the repair issue when the plan refuses it.
-LIVE_POWER_NAME: Final = "live consumption and battery power"
 
 
 def storage_key(entry_id: str) -> str:
     """Return the store key of an entry's refused telemetry endpoints."""
     return f"{DOMAIN}.{entry_id}.energy"
+
+
+def refused_issue_key(endpoint: str) -> str:
+    """Return the text of a refused endpoint's repair issue: one per endpoint, all translated."""
+    if endpoint == ENDPOINT_PRODUCTION_MICRO:
+        return "telemetry_refused_production"
+    if endpoint == ENDPOINT_CONSUMPTION_METER:
+        return "telemetry_refused_consumption"
+    if endpoint == ENDPOINT_IMPORT_TELEMETRY:
+        return "telemetry_refused_grid_import"
+    if endpoint == ENDPOINT_EXPORT_TELEMETRY:
+        return "telemetry_refused_grid_export"
+    if endpoint == ENDPOINT_BATTERY_TELEMETRY:
+        return "telemetry_refused_battery"
+    return "telemetry_refused_live"
 
 
 def refused_issue_id(entry_id: str, system_id: int, endpoint: str) -> str:
@@ -118,7 +131,7 @@ class ImportReport:
 
 
 def _held_time(value: Any) -> datetime:
-    """A time from a held answer; raises ValueError when it is not one (the answer is dropped)."""
+    """Read a time from a held answer; ValueError when it is not one (the answer is dropped)."""
     when = dt_util.parse_datetime(str(value))
     if when is None or when.tzinfo is None:
         raise ValueError(f"not a time: {value!r}")
@@ -219,7 +232,7 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
         )
 
     def _hold(self, data: EnergyData | None) -> Any:
-        """The live values and what was imported; the hours themselves are in the recorder."""
+        """Hold the live values and what was imported (the hours are in the recorder)."""
         if data is None:
             return None
         return {
@@ -427,12 +440,11 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
             is_fixable=False,
             is_persistent=False,
             severity=ir.IssueSeverity.WARNING,
-            translation_key="telemetry_refused",
+            translation_key=refused_issue_key(endpoint),
             translation_placeholders={
                 "entry": self.config_entry.title,
                 "system_id": str(self.system_id),
-                "channels": ", ".join(CHANNEL_NAMES[c] for c in GROUPS.get(endpoint, ()))
-                or LIVE_POWER_NAME,
+                # Enphase's names of its plans, the same in every language.
                 "plan": self.plan.capitalize(),
                 "needed": needed.capitalize(),
             },
