@@ -35,6 +35,7 @@ from custom_components.enphase_enlighten.budget import (
     SystemProfile,
     Task,
     TaskKind,
+    intervals,
     quota_month,
 )
 from custom_components.enphase_enlighten.energy import GROUPS, REREAD
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
 
 _LA = ("America/Los_Angeles", 38.40, -122.82)
 ENERGY_CASES = (
+    Case("1 home, production only, Watt", "watt", (Site(503, *_LA, consumption_meter=False),)),
+    Case("1 home + meters, Watt", "watt", (Site(504, *_LA),)),
     Case("home + meters + battery, Watt", "watt", (Site(501, *_LA, battery=True),)),
     Case("home + meters + battery, Kilowatt", "kilowatt", (Site(502, *_LA, battery=True),)),
 )
@@ -86,7 +89,9 @@ class EnergyResult:
     imported: EnergyRun
     errors: dict[str, tuple[float, float, float, float]]  # summary mean/max, imported mean/max
     lag_mean: float
-    lag_daylight_max: float
+    lag_daylight_max: float  # every channel's hours with production
+    lag_daylight_mean: float
+    lag_production_max: float  # the production channel's alone
     live: dict[str, tuple[float, float]]  # mean age (s), share unknown
     stale_ratio: float
 
@@ -94,17 +99,35 @@ class EnergyResult:
 class _Importer:
     """The energy coordinator's fetch, without Home Assistant: hours kept in memory."""
 
-    def __init__(self, client: EnphaseClient, system_id: int, start: datetime, limits: PlanLimits):
+    def __init__(
+        self,
+        client: EnphaseClient,
+        system_id: int,
+        start: datetime,
+        limits: PlanLimits,
+        channels: Sequence[str],
+    ):
         self.client = client
         self.system_id = system_id
         self.backfill = start
-        self.max_calls = max(len(GROUPS) + 1, limits.per_minute // 2)
-        self.run = EnergyRun(imported={c: {} for c in CHANNELS}, exact_at={c: {} for c in CHANNELS})
+        self.channels = tuple(channels)
+        self.groups = {
+            group: wanted
+            for group, group_channels in GROUPS.items()
+            if (wanted := tuple(c for c in group_channels if c in self.channels))
+        }
+        # latest_telemetry only where it has something the summary lacks (as the coordinator).
+        self.latest = any(c in self.channels for c in (CONSUMPTION, "battery_charge"))
+        self.round = len(self.groups) + int(self.latest)
+        self.max_calls = max(self.round, limits.per_minute // 2)
+        self.run = EnergyRun(
+            imported={c: {} for c in self.channels}, exact_at={c: {} for c in self.channels}
+        )
 
     async def fetch(self, now: datetime, truth: dict[str, dict[datetime, int]]) -> bool:
         """Import what is final; return whether history remains (behind)."""
         starts = {}
-        for channel in CHANNELS:
+        for channel in self.channels:
             hours = self.run.imported[channel]
             starts[channel] = (max(hours) + HOUR - REREAD) if hours else self.backfill
         calls = [0]
@@ -112,9 +135,9 @@ class _Importer:
         def count() -> None:
             calls[0] += 1
 
-        groups = sorted(GROUPS.items(), key=lambda item: min(starts[c] for c in item[1]))
+        groups = sorted(self.groups.items(), key=lambda item: min(starts[c] for c in item[1]))
         behind = False
-        budget = self.max_calls - 1  # one for latest_telemetry
+        budget = self.max_calls - int(self.latest)
         for index, (group, channels) in enumerate(groups):
             start = min(starts[c] for c in channels)
             remaining = budget - calls[0]
@@ -136,6 +159,8 @@ class _Importer:
                         self.run.exact_at[channel].setdefault(hour, now.timestamp())
                     else:
                         self.run.exact_at[channel].pop(hour, None)
+        if not self.latest:
+            return behind
         latest = await self.client.latest_telemetry(self.system_id)
         consumption = latest.meter_power("consumption")
         if consumption is not None and consumption[1] is not None:
@@ -196,7 +221,8 @@ async def _month(case: Case, month_start: datetime, *, telemetry: bool) -> Energ
     )
     truth = {
         channel: sim.hourly_truth(site.system_id, channel, month_start, month_end)
-        for channel in CHANNELS
+        for channel in sim.truth_channels(site.system_id)
+        if channel in CHANNELS
     }
     rate_limited = [0]
 
@@ -217,7 +243,7 @@ async def _month(case: Case, month_start: datetime, *, telemetry: bool) -> Energ
             session, token_provider, API_KEY, base_url=base_url, on_request=on_request,
             now=sim.clock.time,
         )  # fmt: skip
-        importer = _Importer(client, site.system_id, month_start, limits)
+        importer = _Importer(client, site.system_id, month_start, limits, tuple(truth))
         planner.set_cost(Task(TaskKind.TELEMETRY, OWNER, site.system_id), importer.max_calls)
         run = importer.run
         energy = LifetimeEnergy()
@@ -239,7 +265,7 @@ async def _month(case: Case, month_start: datetime, *, telemetry: bool) -> Energ
                             planner.request_soon(task)
                         # What the coordinator's requests_needed says: a back-fill fills the
                         # minute, a round is one call per endpoint and latest_telemetry.
-                        planner.set_cost(task, importer.max_calls if behind else len(GROUPS) + 1)
+                        planner.set_cost(task, importer.max_calls if behind else importer.round)
                     elif task.kind is TaskKind.ALARMS:
                         await client.alarms(site.system_id, now - timedelta(days=2))
                     elif task.kind is TaskKind.DEVICES:
@@ -295,67 +321,100 @@ async def run_energy(month_start: datetime) -> list[EnergyResult]:
     for case in ENERGY_CASES:
         baseline = await _month(case, month_start, telemetry=False)
         imported = await _month(case, month_start, telemetry=True)
-        _, truth = _TRUTH[case.name]
-        _, month_end = quota_month(month_start)
-        errors = {}
-        lags: list[float] = []
-        daylight_lags: list[float] = []
-        # The history lag: how long after its end each hour became exact (never: the month's end).
-        for channel in CHANNELS:
-            for hour in truth[channel]:
-                at = imported.exact_at[channel].get(hour)
-                lag = (at if at is not None else month_end.timestamp()) - (hour + HOUR).timestamp()
-                if hour + HOUR <= month_end - timedelta(days=3):
-                    lags.append(lag)
-                    if channel == "production" and truth[channel][hour] > 0:
-                        daylight_lags.append(lag)
-        worst = max(lags)
-        for channel in CHANNELS:
-            hours = sorted(truth[channel])
-            # The error columns: the hours older than the worst lag (the lag is its own column).
-            settled = [h for h in hours if (h + HOUR).timestamp() <= month_end.timestamp() - worst]
-            if channel == "production":
-                summary = _summary_hours(baseline.lifetime, hours)
-                summary_errors = [abs(summary[h] - truth[channel][h]) for h in settled]
-            else:
-                summary_errors = [truth[channel][h] for h in settled]  # no sensor: all missing
-            got = imported.imported[channel]
-            imported_errors = [abs(got.get(h, 0) - truth[channel][h]) for h in settled]
-            errors[channel] = (
-                statistics.fmean(summary_errors), max(summary_errors),
-                statistics.fmean(imported_errors), max(imported_errors),
-            )  # fmt: skip
-        live = {}
-        samples = []
-        t = month_start + timedelta(days=1)
-        while t < month_end:
-            samples.append(t.timestamp())
-            t += SAMPLE
-        for key in (CONSUMPTION, "soc"):
-            seen = sorted(imported.live.get(key, []))
-            ages, unknown, j, current = [], 0, 0, None
-            for sample in samples:
-                while j < len(seen) and seen[j][0] <= sample:
-                    current = seen[j][1]
-                    j += 1
-                if current is None or sample - current > LIVE_MAX_AGE.total_seconds():
-                    unknown += 1
-                else:
-                    ages.append(sample - current)
-            live[key] = (statistics.fmean(ages) if ages else math.nan, unknown / len(samples))
-        results.append(
-            EnergyResult(
-                case=case.name,
-                baseline=baseline,
-                imported=imported,
-                errors=errors,
-                lag_mean=statistics.fmean(lags),
-                lag_daylight_max=max(daylight_lags),
-                live=live,
-                stale_ratio=imported.stale_mean / baseline.stale_mean,
-            )
-        )
+        results.append(_result(case, baseline, imported, month_start))
     return results
+
+
+async def run_share_sweep(
+    month_start: datetime, shares: Sequence[float]
+) -> list[tuple[float, EnergyResult]]:
+    """Run the Watt cases with telemetry held at each share of the month (the split's curve)."""
+    results = []
+    for case in ENERGY_CASES:
+        if case.plan != "watt":
+            continue
+        baseline = await _month(case, month_start, telemetry=False)
+        for share in shares:
+            saved = (intervals.TELEMETRY_SHARE, intervals.TELEMETRY_LAG_SHARE)
+            intervals.TELEMETRY_SHARE, intervals.TELEMETRY_LAG_SHARE = share, 0.0
+            try:
+                imported = await _month(case, month_start, telemetry=True)
+            finally:
+                intervals.TELEMETRY_SHARE, intervals.TELEMETRY_LAG_SHARE = saved
+            results.append((share, _result(case, baseline, imported, month_start)))
+    return results
+
+
+def _result(
+    case: Case, baseline: EnergyRun, imported: EnergyRun, month_start: datetime
+) -> EnergyResult:
+    """Compare a month's imported hours and live values with the truth and the baseline."""
+    _, truth = _TRUTH[case.name]
+    _, month_end = quota_month(month_start)
+    errors = {}
+    lags: list[float] = []
+    daylight_lags: list[float] = []
+    production_lags: list[float] = []
+    sunny = {hour for hour, wh in truth["production"].items() if wh > 0}
+    # The history lag: how long after its end each hour became exact (never: the month's end).
+    for channel in truth:
+        for hour in truth[channel]:
+            at = imported.exact_at[channel].get(hour)
+            lag = (at if at is not None else month_end.timestamp()) - (hour + HOUR).timestamp()
+            if hour + HOUR <= month_end - timedelta(days=3):
+                lags.append(lag)
+                if hour in sunny:
+                    daylight_lags.append(lag)
+                    if channel == "production":
+                        production_lags.append(lag)
+    worst = max(lags)
+    for channel in truth:
+        hours = sorted(truth[channel])
+        # The error columns: the hours older than the worst lag (the lag is its own column).
+        settled = [h for h in hours if (h + HOUR).timestamp() <= month_end.timestamp() - worst]
+        if channel == "production":
+            summary = _summary_hours(baseline.lifetime, hours)
+            summary_errors = [abs(summary[h] - truth[channel][h]) for h in settled]
+        else:
+            summary_errors = [truth[channel][h] for h in settled]  # no sensor: all missing
+        got = imported.imported[channel]
+        imported_errors = [abs(got.get(h, 0) - truth[channel][h]) for h in settled]
+        errors[channel] = (
+            statistics.fmean(summary_errors), max(summary_errors),
+            statistics.fmean(imported_errors), max(imported_errors),
+        )  # fmt: skip
+    live = {}
+    samples = []
+    t = month_start + timedelta(days=1)
+    while t < month_end:
+        samples.append(t.timestamp())
+        t += SAMPLE
+    for key in (CONSUMPTION, "soc"):
+        if key not in imported.live:
+            continue
+        seen = sorted(imported.live[key])
+        ages, unknown, j, current = [], 0, 0, None
+        for sample in samples:
+            while j < len(seen) and seen[j][0] <= sample:
+                current = seen[j][1]
+                j += 1
+            if current is None or sample - current > LIVE_MAX_AGE.total_seconds():
+                unknown += 1
+            else:
+                ages.append(sample - current)
+        live[key] = (statistics.fmean(ages) if ages else math.nan, unknown / len(samples))
+    return EnergyResult(
+        case=case.name,
+        baseline=baseline,
+        imported=imported,
+        errors=errors,
+        lag_mean=statistics.fmean(lags),
+        lag_daylight_max=max(daylight_lags),
+        lag_daylight_mean=statistics.fmean(daylight_lags),
+        lag_production_max=max(production_lags),
+        live=live,
+        stale_ratio=imported.stale_mean / baseline.stale_mean,
+    )
 
 
 def print_energy(results: Sequence[EnergyResult], month: str) -> list[str]:
@@ -372,8 +431,10 @@ def print_energy(results: Sequence[EnergyResult], month: str) -> list[str]:
             if i_max > 0:
                 failures.append(f"{result.case}: {channel} imported hours off by up to {i_max} Wh")
         print(
-            f"  history lag: mean {result.lag_mean / 3600:.1f} h, daylight worst"
-            f" {result.lag_daylight_max / 3600:.1f} h"
+            f"  history lag: mean {result.lag_mean / 3600:.1f} h; daylight hours (every channel)"
+            f" mean {result.lag_daylight_mean / 3600:.1f} h, worst"
+            f" {result.lag_daylight_max / 3600:.1f} h; production alone worst"
+            f" {result.lag_production_max / 3600:.1f} h"
         )
         for key, (age, unknown) in result.live.items():
             print(f"  live {key}: mean age {age / 60:.0f} min, unknown {unknown:.0%} of the time")
@@ -400,3 +461,18 @@ def print_energy(results: Sequence[EnergyResult], month: str) -> list[str]:
                 f" > {limit} h"
             )
     return failures
+
+
+def print_share_sweep(results: Sequence[tuple[float, EnergyResult]], month: str) -> None:
+    """Print how the telemetry share trades history lag against production staleness."""
+    print(f"\nTelemetry share sweep, {month} (Watt; telemetry held at each share of the month)")
+    print(
+        f"  {'case':<34} {'share':>6} {'lag mean':>9} {'daylight mean':>14}"
+        f" {'daylight worst':>15} {'staleness':>10} {'requests':>9}"
+    )
+    for share, result in results:
+        print(
+            f"  {result.case:<34} {share:>6.0%} {result.lag_mean / 3600:>8.1f}h"
+            f" {result.lag_daylight_mean / 3600:>13.1f}h {result.lag_daylight_max / 3600:>14.1f}h"
+            f" {result.stale_ratio:>9.2f}x {result.imported.used:>9}"
+        )

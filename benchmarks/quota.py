@@ -68,6 +68,7 @@ class Site:
     lon: float
     battery: bool = False
     cellular: bool = False
+    consumption_meter: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +123,9 @@ def build_scenario(case: Case) -> Scenario:
         )
         if site.battery:
             system["battery"] = {"charge_w": 3840, "discharge_w": 3840, "capacity_wh": 10080}
+        if not site.consumption_meter:
+            devices = system["devices"]
+            devices["meters"] = [m for m in devices["meters"] if m["name"] != "consumption"]
         systems.append(system)
     user = {
         "user_id": 1,
@@ -597,6 +601,10 @@ async def main(argv: Sequence[str] | None = None) -> int:
         default=f"planner,{alarm_columns.TODAY},even spread,fixed 5 min",
         help="comma-separated",
     )
+    parser.add_argument(
+        "--telemetry-shares",
+        help="comma-separated shares of the month (e.g. 0.08,0.2): the energy run's Watt split sweep",
+    )
     args = parser.parse_args(argv)
     year, month = (int(part) for part in args.month.split("-"))
     month_start = datetime(year, month, 1, tzinfo=UTC)
@@ -644,6 +652,11 @@ async def main(argv: Sequence[str] | None = None) -> int:
         from .energy import print_energy, run_energy  # noqa: PLC0415 - it imports this module
 
         failures.extend(print_energy(await run_energy(month_start), args.month))
+        if args.telemetry_shares:
+            from .energy import print_share_sweep, run_share_sweep  # noqa: PLC0415
+
+            shares = [float(share) for share in args.telemetry_shares.split(",")]
+            print_share_sweep(await run_share_sweep(month_start, shares), args.month)
     for failure in failures:
         print(f"TARGET MISSED: {failure}")
     return 1 if failures else 0

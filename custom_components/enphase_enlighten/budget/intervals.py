@@ -22,10 +22,14 @@ from .limits import (
     MIN_ALARM_INTERVAL,
     MIN_TELEMETRY_INTERVAL,
     NIGHT_INTERVAL,
+    TELEMETRY_LAG_SHARE,
+    TELEMETRY_LAG_TARGET,
     TELEMETRY_SHARE,
     TELEMETRY_SURPLUS_SHARE,
+    TELEMETRY_TIMED_BELOW,
     TIMEZONE_MARGIN,
     UPLOAD_INTERVAL,
+    UPLOAD_LAG,
     FreshnessVerdict,
     quota_month,
 )
@@ -173,9 +177,11 @@ class IntervalPlanner(RequestCounter):
     def telemetry_interval(self, now: datetime) -> timedelta:
         """Return the planned time between telemetry fetches of one system.
 
-        Telemetry gets a fixed share of the month (what a round costs decides how often it
-        fits), so live values keep most of the budget; a plan with room to spare after
-        polling every upload gives it a share of that room instead, when larger.
+        Telemetry gets what its rounds need to keep every daylight hour's wait within
+        ``TELEMETRY_LAG_TARGET`` when that is at most ``TELEMETRY_LAG_SHARE`` of the month
+        (no more: the rest keeps live values fresh), else a fixed share (what a round costs decides how often it fits), so live values
+        keep most of the budget; a plan with room to spare after polling every upload gives
+        it a share of that room instead, when larger.
         """
         start, end = quota_month(now)
         requests = max(1.0, self._telemetry_requests())
@@ -185,13 +191,90 @@ class IntervalPlanner(RequestCounter):
             return cached
         plannable = self._month_plannable()
         best = self._summary_cost(UPLOAD_INTERVAL.total_seconds(), self._spans(start, end))
-        share = max(1.0, plannable * TELEMETRY_SHARE, (plannable - best) * TELEMETRY_SURPLUS_SHARE)
+        share = max(1.0, plannable * TELEMETRY_SHARE)
+        if (lag := self._lag_target_cost(start, end)) <= plannable * TELEMETRY_LAG_SHARE:
+            # The lag target is within reach: telemetry takes what it needs, no more.
+            share = max(1.0, lag)
+        share = max(share, (plannable - best) * TELEMETRY_SURPLUS_SHARE)
         needed = (end - start) * requests / share
         interval = min(MAX_TELEMETRY_INTERVAL, max(MIN_TELEMETRY_INTERVAL, needed))
         if len(cache) > 64:
             cache.clear()
         cache[key] = interval
         return interval
+
+    def _lag_target_cost(self, start: datetime, end: datetime) -> float:
+        """Return what a month of sun-timed rounds at the lag target costs, every system."""
+        days = (end - start) / DAILY
+        cost = 0.0
+        for owner, ids in self._owners.items():
+            for system_id in ids:
+                state = self._systems[system_id]
+                if not state.profile.telemetry:
+                    continue
+                zone = state.profile.zone()
+                first = start.astimezone(zone).date()
+                longest = max(
+                    (
+                        self._round_span(state, first + timedelta(days=offset))
+                        for offset in (0, 15, 29)
+                    ),
+                    default=timedelta(0),
+                )
+                rounds = max(1, math.ceil(longest / TELEMETRY_LAG_TARGET))
+                round_cost = self._costs.get(Task(TaskKind.TELEMETRY, owner, system_id).key, 1)
+                cost += rounds * days * round_cost
+        return cost
+
+    def _round_span(self, state: SummaryState, day: date) -> timedelta:
+        first, final = self._round_window(state, day)
+        return max(timedelta(0), final - first)
+
+    def _round_window(self, state: SummaryState, day: date) -> tuple[datetime, datetime]:
+        """Return the end of the day's first daylight hour and the time of its last round.
+
+        The last round comes with the first upload after the hour holding sunset: it has the
+        day's final production.
+        """
+        rise, sett = self._sun(state, day)
+        hour = 3600
+        first = datetime.fromtimestamp((rise.timestamp() // hour + 1) * hour, tz=rise.tzinfo)
+        last_hour = datetime.fromtimestamp(-(-sett.timestamp() // hour) * hour, tz=sett.tzinfo)
+        return first, last_hour + state.cadence + UPLOAD_LAG
+
+    def telemetry_when(self, state: SummaryState, last: datetime, now: datetime) -> datetime:
+        """Return when the system's next telemetry round is due after one at ``last``.
+
+        Frequent rounds run at their interval. Scarce ones (on Watt) are timed by the sun:
+        a day's rounds end with its last round (the day's final production) and split the
+        daylight before it evenly, so each daylight hour waits at most the daylight over
+        their number. Days get ``floor((d + 1) * p) - floor(d * p)`` rounds (``p`` rounds a
+        day, ``d`` the day's number), which spends the interval's rounds exactly over the
+        month whether ``p`` is 2.6 or 0.4.
+        """
+        interval = self.telemetry_interval(now)
+        last = min(last, now)
+        if interval < TELEMETRY_TIMED_BELOW:
+            return last + interval
+        per_day = DAILY / interval + 1e-6  # two a day stays two, not 1.9999...
+        zone = state.profile.zone()
+        day = last.astimezone(zone).date()
+        horizon = math.ceil(1 / per_day) + 2
+        for offset in range(horizon):
+            current = day + timedelta(days=offset)
+            ordinal = current.toordinal()
+            rounds = math.floor((ordinal + 1) * per_day) - math.floor(ordinal * per_day)
+            first, final = self._round_window(state, current)
+            if rounds <= 0 or final <= first:
+                continue
+            step = (final - first) / rounds
+            for index in range(1, rounds + 1):
+                slot = first + step * index if index < rounds else final
+                # A round that ran within an upload of a slot (a catch-up, a first import)
+                # stands for it; one earlier does not have the hours the slot is for.
+                if slot - last >= UPLOAD_INTERVAL:
+                    return slot
+        return last + interval
 
     def inventory_interval(self, now: datetime) -> timedelta:
         """Return the planned time between device inventory (and systems list) polls."""

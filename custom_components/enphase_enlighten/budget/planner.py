@@ -289,13 +289,12 @@ class RequestPlanner(IntervalPlanner):
                         )
                     )
                 if state.profile.telemetry:
-                    tasks.append(
-                        self._periodic(
-                            Task(TaskKind.TELEMETRY, task_owner, system_id),
-                            now,
-                            self.telemetry_interval(now),
-                        )
-                    )
+                    task = Task(TaskKind.TELEMETRY, task_owner, system_id)
+                    last = self._last_done.get(task.key)
+                    if last is None or task.key in self._urgent:
+                        tasks.append((task, now))
+                    else:
+                        tasks.append((task, self.telemetry_when(state, last, now)))
             tasks.append(
                 self._periodic(Task(TaskKind.SYSTEMS, task_owner), now, inventory_interval)
             )
