@@ -233,7 +233,7 @@ class BatteryTelemetry:
         return None
 
     def current_soc(self, reported_at: datetime | None) -> tuple[datetime, int] | None:
-        """The state of charge at the gateway's last report (``reported_at``), and then.
+        """Return the state of charge at the gateway's last report (``reported_at``), and when.
 
         Every answer carries ``last_reported_aggregate_soc``, without a time: a window weeks
         back (a back-fill) still says what the batteries held at the last upload, which the
