@@ -403,8 +403,10 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
                 lambda: client.battery_telemetry(sid, start, end, on_call=count)
             )
             reported = battery.reported_until
+            _, summary = self.hardware()
+            soc = battery.current_soc(summary.last_report_at if summary is not None else None)
             return {
-                BATTERY_CHARGE: (battery.channel("charge").intervals, reported, battery.latest_soc),
+                BATTERY_CHARGE: (battery.channel("charge").intervals, reported, soc),
                 BATTERY_DISCHARGE: (battery.channel("discharge").intervals, reported, None),
             }
         method = {

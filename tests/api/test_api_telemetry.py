@@ -114,6 +114,12 @@ async def test_battery_example(example_client: EnphaseClient, fake: FakeEnphase)
     assert [i.wh for i in battery.channel("discharge").intervals] == [0]
     with pytest.raises(ValueError, match="soc"):
         battery.channel("soc")
+    # The state of charge now: the aggregate, dated by the gateway's last report when that
+    # is newer than the window's last interval (a back-fill's window is weeks old).
+    later = at(1384122700) + timedelta(days=20)
+    assert battery.current_soc(later) == (later, 97)
+    assert battery.current_soc(None) == (at(1384122700), 25)
+    assert battery.current_soc(at(1384122700) - timedelta(hours=1)) == (at(1384122700), 25)
 
 
 @pytest.mark.parametrize("soc", [None, "n/a", "140%", ""])
@@ -126,6 +132,7 @@ async def test_battery_soc_unreadable_is_none(
     battery = await example_client.battery_telemetry(SYSTEM, START, START + timedelta(hours=1))
 
     assert battery.last_reported_soc is None
+    assert battery.current_soc(at(1384122700) + timedelta(days=1)) == battery.latest_soc
 
 
 async def test_latest_telemetry_example(client: EnphaseClient, fake: FakeEnphase) -> None:

@@ -130,3 +130,21 @@ def test_a_first_fetch_and_a_catch_up_run_now(watt: PlanLimits) -> None:
     assert telemetry_when(planner, noon) > noon
     planner.request_soon(task)
     assert telemetry_when(planner, noon) == noon
+
+
+def test_a_catch_up_asked_for_within_its_run_stays_due(watt: PlanLimits) -> None:
+    planner, task = telemetry_planner(watt, 6)
+    noon = JUNE + timedelta(days=3, hours=12)
+    # The back-fill's fetch is behind: it asks for another before its run is recorded.
+    planner.request_soon(task)
+    planner.record_done(task, noon)
+    assert telemetry_when(planner, noon) == noon
+    # The next run is not behind: done, it waits for its slot again.
+    planner.record_done(task, noon + timedelta(minutes=1))
+    assert telemetry_when(planner, noon + timedelta(minutes=1)) > noon + timedelta(minutes=1)
+    # A failed catch-up retries after its back-off, and a success after it does not repeat.
+    planner.request_soon(task)
+    planner.record_failure(task, noon + timedelta(minutes=2))
+    assert telemetry_when(planner, noon + timedelta(minutes=2)) > noon + timedelta(minutes=2)
+    planner.record_done(task, noon + timedelta(minutes=5))
+    assert telemetry_when(planner, noon + timedelta(minutes=5)) > noon + timedelta(minutes=5)

@@ -125,6 +125,8 @@ class PlannerState:
         # Failures in a row per task: each doubles the wait before the next try.
         self._failures: dict[str, int] = {}
         self._urgent: set[str] = set()
+        # Urgent tasks whose current run asked for another (kept by their record_done).
+        self._again: set[str] = set()
         # Requests a task's next run makes, when more than one (an alarms fetch over weeks).
         self._costs: dict[str, int] = {}
         self._owners: dict[str, list[int]] = {}

@@ -128,7 +128,11 @@ class RequestPlanner(IntervalPlanner):
         if self._retry_at.pop(task.key, None) is not None:
             self._dirty = True
         self._failures.pop(task.key, None)
-        self._urgent.discard(task.key)
+        # A run that asked to go on (request_soon, a back-fill not finished) stays due.
+        if task.key in self._again:
+            self._again.discard(task.key)
+        else:
+            self._urgent.discard(task.key)
         if (reservation := current_reservation()) is not None:
             reservation.done += 1
         if task.kind == TaskKind.SUMMARY and task.system_id in self._systems:
@@ -137,8 +141,12 @@ class RequestPlanner(IntervalPlanner):
             self._dirty = True
 
     def request_soon(self, task: Task) -> None:
-        """Run a periodic task again at the next chance (a telemetry catch-up not finished)."""
+        """Run a periodic task again at the next chance (a telemetry catch-up not finished).
+
+        Called from within the task's own run: its ``record_done`` keeps it due.
+        """
         self._urgent.add(task.key)
+        self._again.add(task.key)
 
     def record_restored(self, task: Task, fetched_at: datetime) -> None:
         """Note a task's answer kept from an earlier run: it ran at ``fetched_at``.
@@ -168,6 +176,7 @@ class RequestPlanner(IntervalPlanner):
         """
         failures = self._failures.get(task.key, 0) + 1
         self._failures[task.key] = failures
+        self._again.discard(task.key)
         cap = SUMMARY_RETRY_MAX if task.kind == TaskKind.SUMMARY else RETRY_MAX
         self._retry_at[task.key] = now + min(cap, RETRY_MIN * 2 ** min(failures - 1, 16))
         self._dirty = True

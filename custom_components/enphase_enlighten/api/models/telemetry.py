@@ -232,6 +232,21 @@ class BatteryTelemetry:
                 return interval.end_at, interval.soc_percent
         return None
 
+    def current_soc(self, reported_at: datetime | None) -> tuple[datetime, int] | None:
+        """Return the state of charge at the gateway's last report (``reported_at``), and when.
+
+        Every answer carries ``last_reported_aggregate_soc``, without a time: a window weeks
+        back (a back-fill) still says what the batteries held at the last upload, which the
+        summary's ``last_report_at`` dates. Without either, or when the window's last
+        reported interval is newer, that interval's.
+        """
+        latest = self.latest_soc
+        if self.last_reported_soc is None or reported_at is None:
+            return latest
+        if latest is not None and latest[0] >= reported_at:
+            return latest
+        return reported_at, self.last_reported_soc
+
     def channel(self, name: str) -> TelemetrySeries:
         """Return the ``charge`` or ``discharge`` energy as a plain series."""
         if name not in ("charge", "discharge"):
