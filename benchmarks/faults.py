@@ -52,7 +52,8 @@ CASE = Case("2 entries, 1 Watt key, faults", "watt", (Site(501, *_US[0]), Site(5
 OWNERS = {"entry-a": 501, "entry-b": 502}
 STARTUP_429S = 6
 MALFORMED_EVERY = timedelta(hours=6)
-DEVICES_DOWN = (timedelta(days=9), timedelta(days=10))  # the tenth day of the month, UTC
+# The eighth day of the month, UTC: the devices are read weekly on Watt, this day among them.
+DEVICES_DOWN = (timedelta(days=7), timedelta(days=8))
 SKEW = timedelta(minutes=5)  # Home Assistant's clock ahead of Enphase's after the restart
 RESTART_BEFORE_MONTH_END = timedelta(minutes=3)  # by Enphase's clock: 00:02 by ours
 AFTER_MONTH = timedelta(days=1, hours=6)  # the next month's first day, to its sunset

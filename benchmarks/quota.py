@@ -290,6 +290,38 @@ class Result:
     alarms: alarm_columns.AlarmColumns | None = None
     ratio: float | None = None
     seconds: float = 0.0
+    stale: list[float] = field(default_factory=list)
+    runs: int = 1
+
+
+def pooled(results: Sequence[Result], strategy: str) -> Result:
+    """Return one row pooling several seeds' months: every sample counts, used is per month."""
+    first = results[0]
+    stale = [value for result in results for value in result.stale]
+    columns = None
+    if first.alarms is not None:
+        columns = alarm_columns.AlarmColumns([], [], [], [], 0, 0)
+        for result in results:
+            if result.alarms is not None:
+                columns.extend(result.alarms)
+    detections = [*columns.status_day, *columns.status_night, *columns.silent] if columns else []
+    return Result(
+        case=first.case,
+        strategy=strategy,
+        used=round(statistics.fmean(result.used for result in results)),
+        quota=first.quota,
+        rate_limited=sum(result.rate_limited for result in results),
+        stale_mean=statistics.fmean(stale) if stale else math.nan,
+        stale_p95=p95(stale),
+        alarm_mean=statistics.fmean(detections) if detections else None,
+        alarm_p95=p95(detections) if detections else None,
+        alarms_missed=sum(result.alarms_missed for result in results),
+        alarms_total=sum(result.alarms_total for result in results),
+        alarms=columns,
+        seconds=sum(result.seconds for result in results),
+        stale=stale,
+        runs=len(results),
+    )
 
 
 def p95(values: Sequence[float]) -> float:
@@ -471,6 +503,7 @@ async def run(case: Case, name: str, month_start: datetime, seed: int) -> Result
         alarms_total=len(raised),
         alarms=columns,
         seconds=time.monotonic() - began,
+        stale=stale,
     )
 
 
@@ -588,6 +621,60 @@ def print_table(rows: Sequence[Result], month: str, wall: float) -> None:
     print(f"\n({wall:.0f} s wall clock)")
 
 
+def sweep_settings(
+    alarm: str | None, inventory: str | None
+) -> list[tuple[str, float | None, float | None]]:
+    """Return the sweep's (row label, alarm share, inventory share); empty without a sweep."""
+    if not alarm and not inventory:
+        return []
+    alarms = [float(v) for v in alarm.split(",")] if alarm else [None]
+    inventories = [float(v) for v in inventory.split(",")] if inventory else [None]
+    settings = []
+    for alarm_share in alarms:
+        for inventory_share in inventories:
+            parts = [
+                f"a {alarm_share:.1%}" if alarm_share is not None else "",
+                f"i {inventory_share:.1%}" if inventory_share is not None else "",
+            ]
+            label = "planner " + " ".join(part for part in parts if part)
+            settings.append((label, alarm_share, inventory_share))
+    return settings
+
+
+def print_sweep(rows: Sequence[Result], labels: Sequence[str]) -> None:
+    """Print each sweep row against its case's today's planner: the alarm targets' ratios."""
+    print(
+        "\nSweep: silent alarms' mean latency; stale: stale mean / today's planner's (target"
+        " <= 1.05x on Watt); status day: daylight status-changing alarms' mean / the row's"
+        " stale mean (target <= 1.5x)."
+    )
+    header = ("scenario", "setting", "used", "silent", "stale", "status day")
+    lines = []
+    for row in rows:
+        if row.strategy not in (*labels, "planner"):
+            continue
+        today = next(
+            (r for r in rows if r.case == row.case and r.strategy == alarm_columns.TODAY), None
+        )
+        columns = row.alarms
+        day = alarm_columns.AlarmColumns.mean(columns.status_day) if columns else None
+        lines.append(
+            (
+                row.case,
+                row.strategy,
+                f"{row.used}",
+                alarm_columns.spread(columns.silent) if columns else "-",
+                f"{row.stale_mean / today.stale_mean:.3f}x" if today else "-",
+                f"{day / row.stale_mean:.2f}x" if day is not None else "-",
+            )
+        )
+    widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    print("  ".join("-" * w for w in widths))
+    for line in lines:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)))
+
+
 async def main(argv: Sequence[str] | None = None) -> int:
     """Run every case and strategy, print the table; exit 1 if a target is missed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -595,6 +682,12 @@ async def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--only", help='run only the cases whose name contains this ("faults": the fault run)'
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="months per strategy, seeds --seed and on, pooled (more alarms to average)",
     )
     parser.add_argument(
         "--strategies",
@@ -605,7 +698,17 @@ async def main(argv: Sequence[str] | None = None) -> int:
         "--telemetry-shares",
         help="comma-separated shares of the month (e.g. 0.08,0.2): the energy run's Watt split sweep",
     )
+    parser.add_argument(
+        "--alarm-share",
+        help="comma-separated alarm shares: one more planner row each (a sweep)",
+    )
+    parser.add_argument(
+        "--inventory-share",
+        help="comma-separated inventory shares, crossed with --alarm-share (default: the planner's)",
+    )
     args = parser.parse_args(argv)
+    seeds = range(args.seed, args.seed + max(1, args.seeds))
+    sweep = sweep_settings(args.alarm_share, args.inventory_share)
     year, month = (int(part) for part in args.month.split("-"))
     month_start = datetime(year, month, 1, tzinfo=UTC)
     began = time.monotonic()
@@ -618,7 +721,14 @@ async def main(argv: Sequence[str] | None = None) -> int:
         case_rows = [ideal]
         for name in args.strategies.split(","):
             with alarm_columns.planner_of(name.strip()):
-                case_rows.append(await run(case, name.strip(), month_start, args.seed))
+                runs = [await run(case, name.strip(), month_start, seed) for seed in seeds]
+            case_rows.append(pooled(runs, name.strip()))
+        for label, alarm_share, inventory_share in sweep:
+            with alarm_columns.planner_of(
+                "planner", alarm_share=alarm_share, inventory_share=inventory_share
+            ):
+                runs = [await run(case, "planner", month_start, seed) for seed in seeds]
+            case_rows.append(pooled(runs, label))
         for row in case_rows:
             row.ratio = row.stale_mean / ideal.stale_mean
         rows.extend(case_rows)
@@ -644,6 +754,8 @@ async def main(argv: Sequence[str] | None = None) -> int:
                 failures.append(f"{case.name}: not fresher than even spread")
     if rows:
         print_table(rows, args.month, time.monotonic() - began)
+        if sweep:
+            print_sweep(rows, [label for label, _, _ in sweep])
     if not args.only or args.only.lower() in "faults":
         from .faults import print_faults, run_faults  # noqa: PLC0415 - it imports this module
 

@@ -223,7 +223,7 @@ class EnphaseCoordinator[DataT](DataUpdateCoordinator[DataT]):
 
 
 class EnphaseSystemsCoordinator(EnphaseCoordinator[dict[int, System]]):
-    """Details of the selected systems, from one search request; re-read about daily."""
+    """Details of the selected systems, from one search request; re-read daily to weekly by plan."""
 
     kind = TaskKind.SYSTEMS
 

@@ -145,22 +145,25 @@ def test_a_silent_gateway_is_polled_less(watt: PlanLimits) -> None:
     assert summary_when(planner, now) - now <= timedelta(minutes=16)
 
 
-def test_slow_tasks_run_about_daily_and_event_types_rarely(watt: PlanLimits) -> None:
+def test_slow_tasks_run_weekly_on_watt_daily_on_bigger_plans(watt: PlanLimits) -> None:
     planner = RequestPlanner(watt)
     planner.set_systems("e", [home(1)])
     first_round(planner, NOON, NOON)
     due = dict(planner.next_due(NOON))
-    assert timedelta(hours=23) <= due[Task(TaskKind.DEVICES, "e", 1)] - NOON <= timedelta(days=2)
-    assert timedelta(hours=23) <= due[Task(TaskKind.SYSTEMS, "e")] - NOON <= timedelta(days=2)
+    # The inventory's 1% of Watt: devices and the systems list about weekly.
+    assert timedelta(days=5) <= due[Task(TaskKind.DEVICES, "e", 1)] - NOON <= timedelta(days=7)
+    assert timedelta(days=5) <= due[Task(TaskKind.SYSTEMS, "e")] - NOON <= timedelta(days=7)
     assert due[Task(TaskKind.EVENT_TYPES, "e")] - NOON >= timedelta(days=28)
-    # Alarms: as often as 5% of the plan allows, within [15 min, 1 day].
+    # Alarms: as often as 9% of the plan allows (what the inventory left), within [15 min, 1 day].
     alarms = due[Task(TaskKind.ALARMS, "e", 1)] - NOON
-    assert timedelta(hours=6) <= alarms <= timedelta(days=1)
-    # A bigger plan polls alarms far more often.
+    assert timedelta(hours=6) <= alarms <= timedelta(hours=9)
+    # A bigger plan polls alarms far more often, and the inventory daily.
     big = RequestPlanner(PlanLimits.for_plan("kilowatt"))
     big.set_systems("e", [home(1)])
     first_round(big, NOON, NOON)
-    assert dict(big.next_due(NOON))[Task(TaskKind.ALARMS, "e", 1)] - NOON <= timedelta(minutes=30)
+    big_due = dict(big.next_due(NOON))
+    assert big_due[Task(TaskKind.ALARMS, "e", 1)] - NOON <= timedelta(minutes=30)
+    assert big_due[Task(TaskKind.DEVICES, "e", 1)] - NOON == timedelta(days=1)
 
 
 def test_a_status_change_fetches_alarms_at_once(watt: PlanLimits) -> None:
