@@ -32,9 +32,9 @@ MIN_ALARM_INTERVAL = timedelta(minutes=15)
 MAX_ALARM_INTERVAL = timedelta(days=1)
 # Shares of the automatic budget. Summaries are what a user looks at, so they get the rest.
 # Telemetry (hourly energy statistics): its share of the month, and its interval's bounds.
-# 8% keeps a Watt home's production staleness within 1.25x of summaries alone (measured in
+# 7.5% keeps a Watt home's production staleness within 1.25x of summaries alone (measured in
 # benchmarks/energy.py); a plan with room gives telemetry 15% of what summaries cannot use.
-TELEMETRY_SHARE = 0.08
+TELEMETRY_SHARE = 0.075
 TELEMETRY_SURPLUS_SHARE = 0.15
 # When rounds are scarce (a day or more apart at most a few a day) they are timed by the sun:
 # the day's last comes with the first upload after the hour of sunset, the others spread
@@ -43,7 +43,7 @@ TELEMETRY_LAG_TARGET = timedelta(hours=5, minutes=45)
 # The share telemetry may take to reach that lag; when even this cannot reach it, telemetry
 # keeps TELEMETRY_SHARE. On Watt a home with production only needs 6% in November (two
 # rounds a day) and 9.3% in June (three), where it would cost 1.27x production staleness,
-# over the 1.25x limit: June keeps 8% (benchmarks/energy.py, its share sweep).
+# over the 1.25x limit: June keeps 7.5% (benchmarks/energy.py, its share sweep).
 TELEMETRY_LAG_SHARE = 0.09
 # Rounds this often or more are not timed by the sun: they run at their interval.
 TELEMETRY_TIMED_BELOW = timedelta(hours=2)
