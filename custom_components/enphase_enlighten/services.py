@@ -20,10 +20,11 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
 
 from . import compat
+from .api import EnphaseError, EnphaseRateLimitError
 from .budget import RefreshDecision, RefreshRefusal
 from .compat import vol
 from .const import DOMAIN
-from .messages import refresh_refused
+from .messages import refresh_refused, update_failure
 
 if TYPE_CHECKING:
     from .coordinator import EnphaseSummaryCoordinator
@@ -213,20 +214,37 @@ async def _async_import_history(call: ServiceCall) -> ServiceResponse:
     per_call = max(1, planner.limits.per_minute - 1)
     spent = hours = 0
     complete = True
-    for energy, starts, end, requests in plans:
-        if not requests:
-            continue
-        chunk = min(requests, per_call - spent)
-        if chunk <= 0:
-            complete = False
-            break
-        if not (decision := planner.can_refresh(dt_util.utcnow(), chunk)):
-            raise refresh_refused(decision, dt_util.utcnow())
-        report, _ = await energy.async_import(starts, end, chunk, history=True)
-        spent += report.requests
-        hours += report.hours
-        complete = complete and not report.behind
-    await runtime.budget.async_changed()
+    # The call's requests are reserved before any is sent: of many calls at once, only what
+    # the minute allows goes out, the rest are refused here (as for refresh).
+    reservation = planner.reserve_refresh(dt_util.utcnow(), max(1, min(total, per_call)))
+    if total and not reservation:
+        raise refresh_refused(reservation.decision, dt_util.utcnow())
+    try:
+        with reservation:
+            for energy, starts, end, requests in plans:
+                if not requests:
+                    continue
+                chunk = min(requests, per_call - spent)
+                if chunk <= 0:
+                    complete = False
+                    break
+                report, _ = await energy.async_import(starts, end, chunk, history=True)
+                spent += report.requests
+                hours += report.hours
+                complete = complete and not report.behind
+    except EnphaseRateLimitError as err:
+        failed_at = dt_util.utcnow()
+        runtime.budget.rate_limited(err, failed_at)
+        decision = planner.can_refresh(failed_at, 1)
+        raise refresh_refused(
+            decision if not decision else RefreshDecision(False, RefreshRefusal.RATE_LIMITED),
+            failed_at,
+        ) from err
+    except EnphaseError as err:
+        # What was imported before the failure stays; the next call continues from it.
+        raise update_failure(err, HomeAssistantError) from err
+    finally:
+        await runtime.budget.async_changed()
     if not call.return_response:
         return None
     return {

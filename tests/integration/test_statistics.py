@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -400,6 +401,38 @@ async def test_import_history_action(
     assert err.value.translation_key == "import_budget"
     assert "requests" in str(err.value)
     assert len(sim.request_log) == requests_before
+    # Two calls at once, each a minute's worth (two weeks of five endpoints): one is sent,
+    # the other refused before sending anything, and Enphase answers no 429.
+    freezer.tick(timedelta(minutes=2))
+
+    async def import_from(start: str) -> Any:
+        return await hass.services.async_call(
+            DOMAIN,
+            "import_history",
+            {"config_entry_id": config_entry.entry_id, "start_date": start},
+            blocking=True,
+            return_response=True,
+        )
+
+    results = await asyncio.gather(
+        import_from("2026-05-12"), import_from("2026-05-12"), return_exceptions=True
+    )
+    refused = [r for r in results if isinstance(r, HomeAssistantError)]
+    done = [r for r in results if isinstance(r, dict)]
+    assert len(refused) == 1, results
+    assert len(done) == 1, results
+    assert refused[0].translation_key == "refresh_minute_limit"
+    assert done[0]["requests_spent"] == 9
+    assert all(entry.get("status") != 429 for entry in sim.request_log)
+    # Enphase failing mid-way: a translated error; the hours imported before it stay.
+    freezer.tick(timedelta(minutes=2))
+    before = await _rows(hass, statistic_id(DEMO, "production"))
+    sim.fail_next(1, 500, endpoint="telemetry_consumption_meter")
+    with pytest.raises(HomeAssistantError) as err:
+        await import_from("2026-05-01")
+    assert err.value.translation_key == "update_server_error"
+    after = await _rows(hass, statistic_id(DEMO, "production"))
+    assert min(after) < min(before)
 
 
 @pytest.mark.parametrize("sim_scenario", ["demo_home"])
