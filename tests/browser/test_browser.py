@@ -243,17 +243,25 @@ def _system_device(stack: Stack) -> dict[str, Any]:
     return dict(system)
 
 
-def _expect_device_values(page: Page) -> None:
+def _expect_device_values(page: Page, *, live: bool = False) -> None:
     """The system's Sensors card lists power and energy as numbers with units.
 
     Right after a (re)load the entities are unavailable until the first update arrives, so
     this waits for numbers (an unavailable sensor shows none). The page's Activity card may
-    say "became unavailable" meanwhile: the check keeps to the Sensors card.
+    say "became unavailable" meanwhile: the check keeps to the Sensors card. With live, the
+    telemetry's live values too (they appear with the first telemetry fetch): battery and
+    consumption power and grid power (negative while discharging or exporting). Not the
+    state of charge: a first set-up's battery telemetry reads the back-fill's oldest days.
     """
+    number, signed = r"\d[\d,.]*", r"-?\d[\d,.]*"
+    battery = (
+        rf".*Battery charging power {signed} k?W .*Consumption power {number} k?W" if live else ""
+    )
+    grid = rf" .*Grid power {signed} k?W" if live else ""
     expect(page.locator("body")).to_match_aria_snapshot(
         '- heading "Sensors"\n'
-        r"- list: /.*Current power \d[\d,.]* k?W .*Energy today \d[\d,.]* kWh"
-        r" .*Lifetime energy \d[\d,.]* kWh.*/",
+        rf"- list: /{battery}.*Current power {number} k?W .*Energy today {number} kWh{grid}"
+        rf" .*Lifetime energy {number} kWh.*/",
         timeout=DATA_TIMEOUT_MS,
     )
 
@@ -365,7 +373,9 @@ def _walk(stack: Stack, steps: Steps, context: BrowserContext, page: Page) -> No
     page.get_by_role("link", name=re.compile(r"\d+ devices")).click()
     page.get_by_text(system["name"], exact=True).first.click()
     page.wait_for_url(f"**/config/devices/device/{system['id']}")
-    _expect_device_values(page)
+    # Once the first telemetry import is done, the live values are there too.
+    _wait_for_statistics(stack, system)
+    _expect_device_values(page, live=True)
     steps.shot(page, "device-page")
 
     # The Energy dashboard, every slot from the system's imported statistics, then its data.
