@@ -202,7 +202,8 @@ class Steps:
         """Save what page shows now as NN-name.png."""
         self.stack.steps.append(name)
         path = self.stack.artifacts / f"{len(self.stack.steps):02d}-{name}.png"
-        page.screenshot(path=path)
+        # Transitions finished (gauges, fading lists): the picture shows where they end.
+        page.screenshot(path=path, animations="disabled")
         self.stack.shots[name] = path
         return path
 
