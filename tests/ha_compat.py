@@ -1,4 +1,4 @@
-"""What the tests need the same on every supported Home Assistant: device lookups, snapshots.
+"""What the tests need the same on every supported Home Assistant: devices, snapshots, energy.
 
 The integration's own differences live in custom_components/enphase_enlighten/compat.py; the
 tests look devices up through it too. The snapshot serializer brings each version's registry
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from homeassistant.components.energy import data as energy_data
 from homeassistant.helpers import device_registry
 from pytest_homeassistant_custom_component.syrupy import (
     ANY,
@@ -44,6 +45,48 @@ def find_device(hass: HomeAssistant, identifier: str | tuple[str, str]) -> dr.De
         if (device := get_device(registry, entry, identifier)) is not None:
             return device
     return None
+
+
+def grid_source(stat_energy_from: str, stat_energy_to: str) -> dict[str, Any]:
+    """The Energy dashboard's grid source importing one statistic and exporting another.
+
+    2026.11 made a grid one connection with its import and export (as a battery is) and
+    refuses the flow_from/flow_to lists it migrates stored preferences from; goes once the
+    minimum has the connection form.
+    """
+    if "flow_from" not in energy_data.GridSourceType.__annotations__:
+        return {
+            "type": "grid",
+            "stat_energy_from": stat_energy_from,
+            "stat_energy_to": stat_energy_to,
+            "stat_cost": None,
+            "entity_energy_price": None,
+            "number_energy_price": None,
+            "stat_compensation": None,
+            "entity_energy_price_export": None,
+            "number_energy_price_export": None,
+            "cost_adjustment_day": 0,
+        }
+    return {
+        "type": "grid",
+        "flow_from": [
+            {
+                "stat_energy_from": stat_energy_from,
+                "stat_cost": None,
+                "entity_energy_price": None,
+                "number_energy_price": None,
+            }
+        ],
+        "flow_to": [
+            {
+                "stat_energy_to": stat_energy_to,
+                "stat_compensation": None,
+                "entity_energy_price": None,
+                "number_energy_price": None,
+            }
+        ],
+        "cost_adjustment_day": 0,
+    }
 
 
 class ComparableSnapshotSerializer(HomeAssistantSnapshotSerializer):

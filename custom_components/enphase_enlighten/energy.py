@@ -79,13 +79,26 @@ REREAD: Final = timedelta(days=1)
 LARGE_PLAN_BACKFILL: Final = timedelta(days=90)
 
 STORAGE_VERSION: Final = 1
-# What latest_telemetry brings, in the repair issue when the plan refuses it.
-LIVE_POWER_NAME: Final = "live consumption and battery power"
 
 
 def storage_key(entry_id: str) -> str:
     """Return the store key of an entry's refused telemetry endpoints."""
     return f"{DOMAIN}.{entry_id}.energy"
+
+
+def refused_issue_key(endpoint: str) -> str:
+    """Return the text of a refused endpoint's repair issue: one per endpoint, all translated."""
+    if endpoint == ENDPOINT_PRODUCTION_MICRO:
+        return "telemetry_refused_production"
+    if endpoint == ENDPOINT_CONSUMPTION_METER:
+        return "telemetry_refused_consumption"
+    if endpoint == ENDPOINT_IMPORT_TELEMETRY:
+        return "telemetry_refused_grid_import"
+    if endpoint == ENDPOINT_EXPORT_TELEMETRY:
+        return "telemetry_refused_grid_export"
+    if endpoint == ENDPOINT_BATTERY_TELEMETRY:
+        return "telemetry_refused_battery"
+    return "telemetry_refused_live"
 
 
 def refused_issue_id(entry_id: str, system_id: int, endpoint: str) -> str:
@@ -115,6 +128,14 @@ class ImportReport:
     requests: int
     hours: int
     behind: bool
+
+
+def _held_time(value: Any) -> datetime:
+    """Read a time from a held answer; ValueError when it is not one (the answer is dropped)."""
+    when = dt_util.parse_datetime(str(value))
+    if when is None or when.tzinfo is None:
+        raise ValueError(f"not a time: {value!r}")
+    return when
 
 
 def backfill_start(now: datetime, plan: str) -> datetime:
@@ -208,6 +229,38 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
         """Whether live consumption or battery power exist (latest_telemetry has them)."""
         return ENDPOINT_LATEST_TELEMETRY not in self.refused and any(
             channel in channels for channel in (CONSUMPTION, BATTERY_CHARGE)
+        )
+
+    def _hold(self, data: EnergyData | None) -> Any:
+        """Hold the live values and what was imported (the hours are in the recorder)."""
+        if data is None:
+            return None
+        return {
+            "channels": list(data.channels),
+            "imported_until": {c: t.isoformat() for c, t in data.imported_until.items()},
+            "soc": None if data.soc is None else [data.soc[0].isoformat(), data.soc[1]],
+            "latest": None if data.latest is None else dict(data.latest.raw),
+            "latest_at": None if data.latest_at is None else data.latest_at.isoformat(),
+        }
+
+    async def _async_restore(self, held: Any) -> EnergyData | None:
+        # The endpoints refused under this plan come from their own store, not the answer.
+        await self.async_prepare()
+        if held is None:
+            return None
+        soc = held["soc"]
+        latest = held["latest"]
+        return EnergyData(
+            channels=tuple(str(channel) for channel in held["channels"]),
+            imported_until={
+                str(channel): _held_time(when) for channel, when in held["imported_until"].items()
+            },
+            soc=None if soc is None else (_held_time(soc[0]), int(soc[1])),
+            latest=None
+            if latest is None
+            else LatestTelemetry.from_dict(latest, system_id=self.system_id),
+            latest_at=None if held["latest_at"] is None else _held_time(held["latest_at"]),
+            refused=dict(self.refused),
         )
 
     async def _channel_start(self, channel: str, now: datetime) -> datetime:
@@ -387,12 +440,11 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
             is_fixable=False,
             is_persistent=False,
             severity=ir.IssueSeverity.WARNING,
-            translation_key="telemetry_refused",
+            translation_key=refused_issue_key(endpoint),
             translation_placeholders={
                 "entry": self.config_entry.title,
                 "system_id": str(self.system_id),
-                "channels": ", ".join(CHANNEL_NAMES[c] for c in GROUPS.get(endpoint, ()))
-                or LIVE_POWER_NAME,
+                # Enphase's names of its plans, the same in every language.
                 "plan": self.plan.capitalize(),
                 "needed": needed.capitalize(),
             },

@@ -145,7 +145,7 @@ def build_system_data(
     energy.system_name = lambda: (
         system.name if (system := (runtime.systems.data or {}).get(system_id)) is not None else None
     )
-    for coordinator in (summary, devices, inverters):
+    for coordinator in (summary, devices, inverters, energy):
         coordinator.held = runtime.held
     return EnphaseSystemData(
         system_id=system_id,
@@ -384,6 +384,8 @@ async def _async_start(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
     # which would spend the quota again on what already succeeded.
     scheduler.add(systems, first_fetch=False)
     scheduler.add(event_types, first_fetch=not await event_types.async_load_cached())
+    # Systems with no live values held (or none readable): their telemetry runs at once.
+    missing_energy: set[int] = set()
     for system_id, data in runtime.system_data.items():
         scheduler.add(data.summary, first_fetch=not await data.summary.async_restore())
         scheduler.add(data.devices, first_fetch=not await data.devices.async_restore())
@@ -394,6 +396,9 @@ async def _async_start(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
         scheduler.add(
             data.inverters, first_fetch=wants_inverters(hass, entry, system_id) and not restored
         )
+        # The live values held: the entities show them before telemetry is due again.
+        if not await data.energy.async_restore():
+            missing_energy.add(system_id)
         for coordinator in (data.summary, data.devices):
             entry.async_on_unload(
                 coordinator.async_add_listener(partial(_on_system_fetched, hass, entry, system_id))
@@ -403,12 +408,15 @@ async def _async_start(hass: HomeAssistant, entry: EnphaseConfigEntry) -> None:
     # reconfigure and reauth flows when they finish, and token refreshes reload nothing.
     entry.async_on_unload(systems.async_add_listener(lambda: _on_systems_update(hass, entry)))
     # Telemetry after the first run: the devices it fetched (or held) say which channels
-    # exist. It runs at once only if due (a restart does not import again what is in the
-    # recorder).
+    # exist. It runs at once only if due or nothing readable was held (a restart does not
+    # import again what is in the recorder, nor fetch again the live values it holds).
     now = dt_util.utcnow()
     energy_due = {
-        system_id: (when := runtime.budget.planner.when_due(data.energy.task, now)) is not None
-        and when <= now
+        system_id: system_id in missing_energy
+        or (
+            (when := runtime.budget.planner.when_due(data.energy.task, now)) is not None
+            and when <= now
+        )
         for system_id, data in runtime.system_data.items()
     }
 

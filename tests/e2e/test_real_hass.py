@@ -30,6 +30,7 @@ from scripts.demo_bootstrap import (
     start_simulator,
     wait_for_http,
 )
+from tests.ha_compat import grid_source
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -291,26 +292,7 @@ async def test_real_hass_demo(real_hass: RealHass) -> None:
                         "stat_energy_from": ours["production"],
                         "config_entry_solar_forecast": None,
                     },
-                    {
-                        "type": "grid",
-                        "flow_from": [
-                            {
-                                "stat_energy_from": ours["grid_import"],
-                                "stat_cost": None,
-                                "entity_energy_price": None,
-                                "number_energy_price": None,
-                            }
-                        ],
-                        "flow_to": [
-                            {
-                                "stat_energy_to": ours["grid_export"],
-                                "stat_compensation": None,
-                                "entity_energy_price": None,
-                                "number_energy_price": None,
-                            }
-                        ],
-                        "cost_adjustment_day": 0,
-                    },
+                    grid_source(ours["grid_import"], ours["grid_export"]),
                     {
                         "type": "battery",
                         "stat_energy_from": ours["battery_discharge"],

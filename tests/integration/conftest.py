@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Generator
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 from unittest.mock import PropertyMock, patch
@@ -40,14 +41,26 @@ CLIENT_SECRET = "sim-client-secret"
 API_KEY = "sim-api-key"
 
 
+# The test plugin logs every SQL statement the recorder runs (INFO on sqlalchemy.engine), and
+# each record is kept and scanned by caplog: most of the recorder's cost in these tests. The
+# statements are not what these tests check; the recorder's warnings and errors still show.
+logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+
+
 @pytest.fixture
 def mock_recorder_before_hass(async_test_recorder: Any) -> None:
     """Prepare the recorder's database before Home Assistant starts (it is a dependency)."""
 
 
 @pytest.fixture(autouse=True)
-def auto_recorder(recorder_mock: Any) -> None:
-    """Run the real recorder (in memory): the integration imports energy statistics into it."""
+def auto_recorder(request: pytest.FixtureRequest) -> None:
+    """Run the real recorder (in memory) with every Home Assistant: it is a dependency.
+
+    The integration imports energy statistics into it. Tests of plain functions start no
+    Home Assistant, so no recorder either.
+    """
+    if "hass" in request.fixturenames:
+        request.getfixturevalue("recorder_mock")
 
 
 @pytest.fixture(autouse=True)

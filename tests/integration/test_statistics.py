@@ -277,11 +277,13 @@ async def test_refused_endpoint_switched_off_with_repair(
     issues = [
         issue
         for (domain, _), issue in ir.async_get(hass).issues.items()
-        if domain == DOMAIN and issue.translation_key == "telemetry_refused"
+        if domain == DOMAIN and (issue.translation_key or "").startswith("telemetry_refused")
     ]
     assert len(issues) == 1
+    # The battery's own text (translated, no channel name passed in), and the plan it needs.
+    assert issues[0].translation_key == "telemetry_refused_battery"
     assert issues[0].translation_placeholders["needed"] == "Kilowatt"
-    assert "battery" in issues[0].translation_placeholders["channels"]
+    assert issues[0].translation_placeholders["plan"] == "Watt"
 
     def battery_calls() -> int:
         return sum(1 for r in sim.request_log if r["endpoint"] == "telemetry_battery")

@@ -18,6 +18,11 @@ from custom_components.enphase_enlighten.binary_sensor import (
 )
 from custom_components.enphase_enlighten.budget import RefreshRefusal
 from custom_components.enphase_enlighten.device_trigger import CONF_EVENT_TYPE_ID, TRIGGER_TYPES
+from custom_components.enphase_enlighten.energy import (
+    ENDPOINT_LATEST_TELEMETRY,
+    GROUPS,
+    refused_issue_key,
+)
 from custom_components.enphase_enlighten.event import ALARM_EVENT
 from custom_components.enphase_enlighten.sensor import (
     BUDGET_SENSORS,
@@ -30,6 +35,9 @@ from custom_components.enphase_enlighten.sensor import (
 )
 from custom_components.enphase_enlighten.sensor_telemetry import LIVE_SENSORS
 
+TELEMETRY_REFUSED = {
+    refused_issue_key(endpoint) for endpoint in (*GROUPS, ENDPOINT_LATEST_TELEMETRY)
+}
 PACKAGE = Path(__file__).parent.parent.parent / "custom_components" / "enphase_enlighten"
 STRINGS = json.loads((PACKAGE / "strings.json").read_text())
 EN = json.loads((PACKAGE / "translations" / "en.json").read_text())
@@ -101,10 +109,12 @@ def test_issues_translated() -> None:
         "lifetime_energy_reset",
         "system_missing",
         "settings_unreadable",
-        "telemetry_refused",
+        *TELEMETRY_REFUSED,
     }
-    for placeholder in ("{channels}", "{system_id}", "{plan}", "{needed}"):
-        assert placeholder in issues["telemetry_refused"]["description"]
+    # One text per refused endpoint (energy.refused_issue_key): what stops is in the words.
+    for key in TELEMETRY_REFUSED:
+        for placeholder in ("{entry}", "{system_id}", "{plan}", "{needed}"):
+            assert placeholder in issues[key]["description"], (key, placeholder)
     assert "{settings}" in issues["settings_unreadable"]["description"]
     for placeholder in ("{entry}", "{system}", "{since}"):
         assert placeholder in issues["system_missing"]["description"]
