@@ -12,6 +12,7 @@ from homeassistant.components.application_credentials import (
     ClientCredential,
     async_import_client_credential,
 )
+from homeassistant.components.recorder import CONF_COMMIT_INTERVAL, DEFAULT_COMMIT_INTERVAL
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
@@ -42,9 +43,30 @@ API_KEY = "sim-api-key"
 
 
 # The test plugin logs every SQL statement the recorder runs (INFO on sqlalchemy.engine), and
-# each record is kept and scanned by caplog: most of the recorder's cost in these tests. The
-# statements are not what these tests check; the recorder's warnings and errors still show.
+# each record is kept and scanned by caplog: about a quarter of a test's CPU. The statements
+# are not what these tests check; the recorder's warnings and errors still show.
 logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+
+
+@pytest.fixture
+def recorder_config() -> dict[str, Any]:
+    """Commit states every few seconds as Home Assistant does, not after every state.
+
+    The test plugin commits after each state written (commit interval 0): a setup with many
+    entities then waits for thousands of commits. Statistics imports commit on their own,
+    and reads in the tests wait for the recorder (async_wait_recording_done commits).
+    """
+    return {CONF_COMMIT_INTERVAL: DEFAULT_COMMIT_INTERVAL}
+
+
+@pytest.fixture
+def persistent_database() -> bool:
+    """An SQLite file (in the test's temporary directory), as Home Assistant has.
+
+    In memory, the recorder shares one locked connection between its thread and readers:
+    with a commit interval, a read waits for the next commit, and fails after 10 s.
+    """
+    return True
 
 
 @pytest.fixture
@@ -54,7 +76,7 @@ def mock_recorder_before_hass(async_test_recorder: Any) -> None:
 
 @pytest.fixture(autouse=True)
 def auto_recorder(request: pytest.FixtureRequest) -> None:
-    """Run the real recorder (in memory) with every Home Assistant: it is a dependency.
+    """Run the real recorder with every Home Assistant: it is a dependency.
 
     The integration imports energy statistics into it. Tests of plain functions start no
     Home Assistant, so no recorder either.
