@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from pathlib import Path
 import re
@@ -155,6 +156,21 @@ def test_readme_screenshots_exist() -> None:
     for image in images:
         assert (ROOT / image).is_file(), image
         _png_size(ROOT / image)
+
+
+def test_readme_screenshots_come_from_the_browser_test() -> None:
+    """The README's screenshots are the ones the browser test copies into docs/ (its DOCS)."""
+    readme = (ROOT / "README.md").read_text()
+    shown = set(re.findall(r"!\[[^\]]*\]\(docs/([^)]+)\)", readme)) - {"hacs-badge.png"}
+    # Read, not imported: Playwright is installed on the oldest end only.
+    tree = ast.parse((ROOT / "tests" / "browser" / "test_browser.py").read_text())
+    (docs,) = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(target, ast.Name) and target.id == "DOCS" for target in node.targets)
+    ]
+    assert shown == set(docs.values())
 
 
 def test_strings_and_english_translation_are_identical() -> None:
