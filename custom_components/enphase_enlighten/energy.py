@@ -128,6 +128,8 @@ class ImportReport:
     requests: int
     hours: int
     behind: bool
+    # Whether the import moved on: hours written, or a reported stretch found empty.
+    progress: bool = True
 
 
 def _held_time(value: Any) -> datetime:
@@ -175,6 +177,9 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
         self.refused: dict[str, str] = {}
         self._prepared = False
         self._starts: dict[str, datetime] = {}
+        # Per channel, the end of a back-fill stretch read whole and empty (a gap Enphase has
+        # newer data than): the next fetch starts after it instead of reading it again.
+        self._read_until: dict[str, datetime] = {}
 
     @property
     def plan(self) -> str:
@@ -267,6 +272,8 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
         last = await async_last_imported(self.hass, statistic_id(self.system_id, channel))
         earliest = months_before(now, TELEMETRY_LOOKBACK_MONTHS) + timedelta(days=1)
         start = backfill_start(now, self.plan) if last is None else last.start + HOUR - REREAD
+        if (skip := self._read_until.get(channel)) is not None and skip > start:
+            start = skip
         return max(hour_of(earliest) + HOUR, min(start, hour_of(now)))
 
     async def _async_fetch(self) -> EnergyData | None:
@@ -278,7 +285,9 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
         self._starts = dict(starts)
         latest = self._wants_latest(channels)
         report, data = await self.async_import(starts, now, self._max_calls() - int(latest))
-        if report.behind:
+        if report.behind and report.progress:
+            # Go on at the next chance; a stretch the gateway has not uploaded yet (it is
+            # offline) waits for the regular fetches instead of being asked every minute.
             self.budget.planner.request_soon(self.task)
         if latest:
             sid = self.system_id
@@ -338,6 +347,7 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
         )
         written = 0
         behind = False
+        progress = False
         groups = [
             (group, [c for c in group_channels if c in starts])
             for group, group_channels in GROUPS.items()
@@ -369,6 +379,16 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
             for channel in wanted:
                 intervals, reported, soc = found[channel]
                 hours = final_hours(intervals, reported, starts[channel], stop)
+                if stop < end and reported is not None and reported >= stop:
+                    # Uploaded up to past this stretch: what it lacks will not come.
+                    previous_skip = self._read_until.get(channel)
+                    if previous_skip is None or stop > previous_skip:
+                        self._read_until[channel] = stop
+                        progress = True
+                # Hours past the last imported one (a re-read rewrites the same hours).
+                known = previous.imported_until.get(channel)
+                if hours and (known is None or max(hours) + HOUR > known):
+                    progress = True
                 if soc is not None and not history:
                     data.soc = soc
                 written += await async_import_hours(
@@ -387,7 +407,7 @@ class EnphaseEnergyCoordinator(EnphaseSystemCoordinator[EnergyData | None]):
         data.requests = calls[0]
         data.behind = behind
         data.refused = dict(self.refused)
-        return ImportReport(calls[0], written, behind), data
+        return ImportReport(calls[0], written, behind, progress), data
 
     async def _fetch_group(
         self,

@@ -170,6 +170,55 @@ async def test_first_setup_backfills_the_month_in_passes(
 
 
 @pytest.mark.parametrize("sim_scenario", ["demo_home"])
+async def test_gateway_offline_over_a_week_is_not_asked_every_minute(
+    hass: HomeAssistant,
+    sim: Simulator,
+    sim_url: str,
+    setup_credentials: None,
+    config_entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """Hours the gateway has not uploaded wait for it; once it is back they are imported."""
+    freezer.move_to("2026-06-03T20:00:00+00:00")
+    await setup_entry(hass, config_entry)
+    await _first_import(hass, config_entry, freezer)
+    energy = config_entry.runtime_data.system_data[DEMO].energy
+    assert energy.data is not None
+    assert not energy.data.behind
+    alarm = sim.raise_alarm(DEMO, 28)  # "Gateway not reporting": its uploads stop
+    # Nine days on: more than a week to read, nothing uploaded in it.
+    freezer.tick(timedelta(days=9))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+
+    def telemetry_calls() -> int:
+        return sum(1 for entry in sim.request_log if "telemetry" in str(entry.get("path", "")))
+
+    before = telemetry_calls()
+    for _ in range(10):
+        freezer.tick(timedelta(seconds=61))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+    # At most one round in ten minutes (it was one every minute: ten rounds, 50 requests).
+    assert telemetry_calls() - before <= 6
+    # The gateway back with its backlog: the outage's hours are imported, exact and without a
+    # hole, by the next rounds (on Watt a home with meters gets one at dusk every day or two).
+    sim.clear_alarm(alarm["id"])
+    for _ in range(12):
+        freezer.tick(timedelta(hours=2))
+        async_fire_time_changed(hass)
+        await hass.async_block_till_done()
+        for _ in range(4):
+            freezer.tick(timedelta(seconds=61))
+            async_fire_time_changed(hass)
+            await hass.async_block_till_done()
+    await _assert_truth(
+        hass, sim, DEMO, ["production", "grid_import"],
+        first=datetime(2026, 6, 1, 7, tzinfo=UTC), lag=timedelta(days=2),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("sim_scenario", ["demo_home"])
 async def test_week_with_restarts_gap_midnight_and_dst(
     hass: HomeAssistant,
     sim: Simulator,
