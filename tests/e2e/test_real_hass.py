@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Iterator
 import contextlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 import json
 import os
 from pathlib import Path
@@ -30,6 +30,7 @@ from scripts.demo_bootstrap import (
     start_simulator,
     wait_for_http,
 )
+from simulator import Simulator
 from tests.ha_compat import grid_source
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -304,6 +305,9 @@ async def test_real_hass_demo(real_hass: RealHass) -> None:
             energy_validation = await ws.call("energy/validate")
         assert energy_validation["energy_sources"] == [[], [], []], energy_validation
         assert energy_validation["device_consumption"] == [[]], energy_validation
+        # And the slots hold the real hours: each statistic's hours so far (the back-fill
+        # may still be going on) are contiguous and equal the simulated home's, to the Wh.
+        await _assert_statistics_are_the_truth(client, int(system_id), ours)
 
         # Entities update: twelve simulated hours later (within the token's lifetime, and
         # long enough for even a cellular gateway to upload), a refresh asked for through
@@ -349,6 +353,45 @@ async def test_real_hass_demo(real_hass: RealHass) -> None:
         if " ERROR " in record.partition("\n")[0] and DOMAIN in record
     ]
     assert not errors, errors
+
+
+async def _assert_statistics_are_the_truth(
+    client: HomeAssistantClient, system_id: int, ours: dict[str, str]
+) -> None:
+    """Every hour of our six statistics in the real recorder equals the simulator's truth.
+
+    The truth comes from the scenario's model in this process: past hours do not depend on
+    the simulator's clock or on what it was asked.
+    """
+    truth_model = Simulator(scenario=SCENARIO)
+    async with client.websocket() as ws:
+        rows = await ws.call(
+            "recorder/statistics_during_period",
+            start_time="2020-01-01T00:00:00+00:00",
+            statistic_ids=list(ours.values()),
+            period="hour",
+            units={"energy": "Wh"},
+            types=["sum"],
+        )
+    for channel, stat_id in ours.items():
+        hours = {
+            datetime.fromtimestamp(row["start"] / 1000, UTC): float(row["sum"])
+            for row in rows.get(stat_id, [])
+        }
+        assert len(hours) >= 24, (channel, len(hours))
+        ordered = sorted(hours)
+        assert ordered == [ordered[0] + timedelta(hours=i) for i in range(len(ordered))], (
+            f"{channel} has holes"
+        )
+        imported = {
+            hour: round(hours[hour] - (hours[ordered[i - 1]] if i else 0.0))
+            for i, hour in enumerate(ordered)
+        }
+        truth = truth_model.hourly_truth(
+            system_id, channel, ordered[0], ordered[-1] + timedelta(hours=1)
+        )
+        assert imported == truth, channel
+        assert sum(truth.values()) > 0, f"{channel} is all zeros: nothing compared"
 
 
 async def test_real_hass_reauth(real_hass: RealHass) -> None:

@@ -15,6 +15,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.recorder import get_instance
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
@@ -24,7 +25,10 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
     async_wait_recording_done,
 )
 
+from custom_components.enphase_enlighten.alarms import ALARM_MEMORIES
 from custom_components.enphase_enlighten.const import DOMAIN
+from custom_components.enphase_enlighten.entry_budget import PLANNERS
+from custom_components.enphase_enlighten.held import HELD_DATA, HELD_SAVE_DELAY
 from custom_components.enphase_enlighten.statistics import (
     CHANNELS,
     async_import_hours,
@@ -101,6 +105,28 @@ async def _first_import(
         freezer.tick(timedelta(seconds=61))
         async_fire_time_changed(hass)
         await hass.async_block_till_done()
+
+
+async def _restart(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    off: timedelta = timedelta(0),
+) -> None:
+    """Stop the entry, stay off for ``off``, start again from what was saved alone.
+
+    What the integration keeps in memory across reloads is dropped; the saves it delayed are
+    written first (as at Home Assistant's stop). The recorder and its statistics stay, as
+    its database does across a restart.
+    """
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    freezer.tick(off + timedelta(seconds=HELD_SAVE_DELAY + 1))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    for key in (PLANNERS, ALARM_MEMORIES, HELD_DATA):
+        hass.data.pop(key, None)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
 
 
 async def _import(entry: MockConfigEntry, system_id: int) -> Any:
@@ -227,7 +253,7 @@ async def test_week_with_restarts_gap_midnight_and_dst(
     config_entry: MockConfigEntry,
     freezer: FrozenDateTimeFactory,
 ) -> None:
-    """28 Oct to 4 Nov 2026: imports every 5 hours, two restarts, HA off two days, DST ends.
+    """28 Oct to 4 Nov 2026: imports every 5 hours, a reload, restarts, HA off over DST's end.
 
     Every hour imported equals the truth, none twice, none missing, whatever happened.
     """
@@ -240,24 +266,30 @@ async def test_week_with_restarts_gap_midnight_and_dst(
             break
     end = datetime(2026, 11, 4, 19, tzinfo=UTC)
     step = 0
+    midnights = 0
     while sim.clock.now() < end:
         step += 1
+        before = dt_util.now()
         freezer.tick(timedelta(hours=5))
-        if step in (3, 9):
-            # A restart: everything the integration knew in memory is gone.
+        if step == 3:
+            # A reload: the entry's coordinators and what they held in memory are new.
             await hass.config_entries.async_reload(config_entry.entry_id)
             await hass.async_block_till_done()
             await _first_import(hass, config_entry, freezer)
-        if step == 5:
-            # Home Assistant off for two days (over DST's end on 1 November).
-            await hass.config_entries.async_unload(config_entry.entry_id)
-            await hass.async_block_till_done()
-            freezer.tick(timedelta(days=2))
-            await hass.config_entries.async_setup(config_entry.entry_id)
-            await hass.async_block_till_done()
+        if step in (5, 14):
+            # A restart: only what is saved (and the recorder's statistics) is left.
+            await _restart(hass, config_entry, freezer)
             await _first_import(hass, config_entry, freezer)
+        if step == 8:
+            # Home Assistant off for two days, over DST's end (1 November, 02:00 PDT).
+            off_at = dt_util.now()
+            await _restart(hass, config_entry, freezer, timedelta(days=2))
+            assert off_at.utcoffset() != dt_util.now().utcoffset(), "no DST change while off"
+            await _first_import(hass, config_entry, freezer)
+        midnights += before.date() != dt_util.now().date()
         data = await _import(config_entry, DEMO)
         assert not data.behind
+    assert midnights >= 5, "fewer local midnights than days"
     # 1 October, local midnight (PDT: 07:00 UTC).
     await _assert_truth(
         hass,
