@@ -411,9 +411,11 @@ async def test_real_hass_reauth(real_hass: RealHass) -> None:
         await client.login("demo", "demo-password")
         await client.request("POST", f"/api/config/config_entries/entry/{entry_id}/reload")
         # The reload asks Enphase nothing (its answers are held and fresh), so it loads; the
-        # next request meets the forgotten sign-in, and the entry asks to sign in again.
+        # next request meets the forgotten sign-in, and the entry asks to sign in again. The
+        # first set-up's energy back-fill (a pass a minute on Kilowatt) may meet it first:
+        # then the entry already asks to sign in, and the reload cannot load it.
         (entry,) = await client.config_entries()
-        assert entry["state"] == "loaded"
+        assert entry["state"] in ("loaded", "setup_error"), entry
         registry = await client.integration_entities()
         enabled = [entity["entity_id"] for entity in registry if entity["disabled_by"] is None]
         await client.request(
