@@ -63,6 +63,18 @@ def summary_interval(entry: MockConfigEntry) -> timedelta:
     return until_due(entry)
 
 
+async def past_backfill(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, entry: MockConfigEntry
+) -> None:
+    """Run past the energy statistics' back-fill (the month so far: a pass a minute)."""
+    energies = [data.energy for data in entry.runtime_data.system_data.values()]
+    for _ in range(6):
+        await advance(hass, freezer, timedelta(minutes=1, seconds=1))
+        if all(energy.data is not None and not energy.data.behind for energy in energies):
+            return
+    raise AssertionError("the energy back-fill did not finish within six minutes")
+
+
 def count(sim: Simulator, endpoint: str) -> int:
     return sum(1 for entry in sim.request_log if entry["endpoint"] == endpoint)
 
@@ -265,13 +277,7 @@ async def test_rate_limit_without_period_backs_off(
     month loses only what that refusal shows (the minute's room others used), never half.
     """
     planner = loaded.runtime_data.budget.planner
-    # Past the energy statistics' back-fill (the month so far: a pass a minute after setup).
-    energies = [data.energy for data in loaded.runtime_data.system_data.values()]
-    for _ in range(6):
-        await advance(hass, freezer, timedelta(minutes=1, seconds=1))
-        if all(energy.data is not None and not energy.data.behind for energy in energies):
-            break
-    assert all(energy.data is not None and not energy.data.behind for energy in energies)
+    await past_backfill(hass, freezer, loaded)
     remaining = planner.stats(dt_util.utcnow()).remaining
     sim.fail_next(1, 429, endpoint="summary")
     await advance(hass, freezer, summary_interval(loaded))
@@ -461,8 +467,7 @@ async def test_odd_summary_backs_off(
     body: object,
 ) -> None:
     """An answer no model expected is one failed request, then a wait, not a retry storm."""
-    # Past the energy statistics' first import (a minute after the setup).
-    await advance(hass, freezer, timedelta(minutes=1, seconds=1))
+    await past_backfill(hass, freezer, loaded)
     sim.fail_next(1_000, 200, body=body, endpoint="summary")
     await advance(hass, freezer, summary_interval(loaded))
     failed = count(sim, "summary")
