@@ -250,7 +250,9 @@ def test_action_exceptions() -> None:
         # Every raise in services.py is a user error or a helper returning one.
         assert isinstance(node.exc, ast.Call), ast.unparse(node)
         name = getattr(node.exc.func, "id", getattr(node.exc.func, "attr", ""))
-        assert name in USER_ERRORS | {"refresh_refused", "update_failure"}, ast.unparse(node)
+        assert name in USER_ERRORS | {"refresh_refused", "enphase_failure", "rate_limit_refusal"}, (
+            ast.unparse(node)
+        )
 
 
 def test_entity_rules() -> None:

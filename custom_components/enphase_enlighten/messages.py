@@ -14,16 +14,19 @@ from .api import (
     EnphaseForbiddenError,
     EnphaseInvalidRequestError,
     EnphaseNotFoundError,
+    EnphaseRateLimitError,
     EnphaseResponseError,
     EnphaseServerError,
     EnphaseWindowError,
 )
+from .budget import RefreshDecision, RefreshRefusal
 from .const import DOMAIN
 
 if TYPE_CHECKING:
     from datetime import datetime, timedelta
 
-    from .budget import RefreshDecision
+    from .budget import RequestPlanner
+    from .entry_budget import EntryBudget
 
 
 def format_time(when: datetime) -> str:
@@ -43,6 +46,26 @@ def refresh_refused(decision: RefreshDecision, now: datetime) -> HomeAssistantEr
         translation_key=f"refresh_{decision.reason}",
         translation_placeholders={"retry_at": format_time(decision.retry_at or now)},
     )
+
+
+def rate_limit_refusal(planner: RequestPlanner, now: datetime) -> HomeAssistantError:
+    """Return an action's refusal after Enphase's 429: until when the pause holds."""
+    decision = planner.can_refresh(now, 1)
+    return refresh_refused(
+        decision if not decision else RefreshDecision(False, RefreshRefusal.RATE_LIMITED), now
+    )
+
+
+def enphase_failure(err: EnphaseError, budget: EntryBudget) -> HomeAssistantError:
+    """Return the translated error an action raises when Enphase failed its request.
+
+    A 429 is noted in the budget first and answered as a refused refresh; the rest by kind.
+    """
+    if isinstance(err, EnphaseRateLimitError):
+        now = dt_util.utcnow()
+        budget.rate_limited(err, now)
+        return rate_limit_refusal(budget.planner, now)
+    return update_failure(err, HomeAssistantError)
 
 
 def update_failure[ErrorT: HomeAssistantError](

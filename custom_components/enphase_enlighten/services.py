@@ -20,11 +20,10 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
 
 from . import compat
-from .api import EnphaseError, EnphaseRateLimitError
-from .budget import RefreshDecision, RefreshRefusal
+from .api import EnphaseError
 from .compat import vol
 from .const import DOMAIN
-from .messages import refresh_refused, update_failure
+from .messages import enphase_failure, rate_limit_refusal, refresh_refused
 
 if TYPE_CHECKING:
     from .coordinator import EnphaseSummaryCoordinator
@@ -160,11 +159,7 @@ async def _async_refresh_targets(
     # This call's own outcome (its reservation saw its fetches end), not the coordinators'
     # shared state, which other calls and the scheduler change too.
     if reservation.rate_limited:
-        decision = planner.can_refresh(now, 1)
-        raise refresh_refused(
-            decision if not decision else RefreshDecision(False, RefreshRefusal.RATE_LIMITED),
-            dt_util.utcnow(),
-        )
+        raise rate_limit_refusal(planner, now)
     if reservation.failed or reservation.done < len(targets):
         failed = next(
             (coordinator for coordinator in targets if coordinator.last_exception), targets[0]
@@ -232,17 +227,9 @@ async def _async_import_history(call: ServiceCall) -> ServiceResponse:
                 spent += report.requests
                 hours += report.hours
                 complete = complete and not report.behind
-    except EnphaseRateLimitError as err:
-        failed_at = dt_util.utcnow()
-        runtime.budget.rate_limited(err, failed_at)
-        decision = planner.can_refresh(failed_at, 1)
-        raise refresh_refused(
-            decision if not decision else RefreshDecision(False, RefreshRefusal.RATE_LIMITED),
-            failed_at,
-        ) from err
     except EnphaseError as err:
         # What was imported before the failure stays; the next call continues from it.
-        raise update_failure(err, HomeAssistantError) from err
+        raise enphase_failure(err, runtime.budget) from err
     finally:
         await runtime.budget.async_changed()
     if not call.return_response:

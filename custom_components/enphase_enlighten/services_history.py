@@ -12,16 +12,16 @@ from homeassistant.core import (
     SupportsResponse,
     callback,
 )
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.util import dt as dt_util
 
 from .alarm_info import device_ids, type_name
-from .api import EnphaseError, EnphaseRateLimitError, EnphaseWindowError
-from .budget import RefreshDecision, RefreshRefusal
+from .api import EnphaseError, EnphaseWindowError
+from .budget import RefreshRefusal
 from .compat import device_entry_ids, get_device_by_id, vol
 from .const import DOMAIN
-from .messages import format_time, refresh_refused, update_failure
+from .messages import enphase_failure, format_time, refresh_refused
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -151,17 +151,9 @@ async def _async_read(
     before = runtime.stats.total
     try:
         items = await getattr(client, read)(system_id, start, end, **kwargs)
-    except EnphaseRateLimitError as err:
-        failed_at = dt_util.utcnow()
-        runtime.budget.rate_limited(err, failed_at)
-        # Until when Enphase's pause holds, as a refused refresh says it.
-        decision = runtime.budget.planner.can_refresh(failed_at, 1)
-        raise refresh_refused(
-            decision if not decision else RefreshDecision(False, RefreshRefusal.RATE_LIMITED),
-            failed_at,
-        ) from err
     except EnphaseError as err:
-        raise update_failure(err, HomeAssistantError) from err
+        # A 429 says until when Enphase's pause holds, as a refused refresh says it.
+        raise enphase_failure(err, runtime.budget) from err
     finally:
         await runtime.budget.async_changed()
     return entry, system_id, items, runtime.stats.total - before

@@ -36,6 +36,7 @@ from custom_components.enphase_enlighten.statistics import (
 )
 
 from .conftest import setup_entry
+from .test_coordinator import advance
 
 if TYPE_CHECKING:
     from simulator import Simulator
@@ -102,9 +103,7 @@ async def _first_import(
 ) -> None:
     """Let the scheduler run the first import, once the first fetches leave the minute room."""
     for _ in range(3):
-        freezer.tick(timedelta(seconds=61))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+        await advance(hass, freezer, timedelta(seconds=61))
 
 
 async def _restart(
@@ -120,9 +119,7 @@ async def _restart(
     its database does across a restart.
     """
     assert await hass.config_entries.async_unload(entry.entry_id)
-    freezer.tick(off + timedelta(seconds=HELD_SAVE_DELAY + 1))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, off + timedelta(seconds=HELD_SAVE_DELAY + 1))
     for key in (PLANNERS, ALARM_MEMORIES, HELD_DATA):
         hass.data.pop(key, None)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -151,9 +148,7 @@ async def test_first_setup_backfills_the_month_in_passes(
     for _ in range(3):  # the first fetches leave the minute room
         if energy.data is not None:
             break
-        freezer.tick(timedelta(seconds=61))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+        await advance(hass, freezer, timedelta(seconds=61))
     data = energy.data
     assert data is not None
     assert set(data.channels) == set(CHANNELS)
@@ -167,9 +162,7 @@ async def test_first_setup_backfills_the_month_in_passes(
     ).state == str(sim.soc_truth(DEMO, reported))
     # The scheduler goes on at the next chances, not at the telemetry interval (hours on Watt).
     for _ in range(8):
-        freezer.tick(timedelta(seconds=61))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+        await advance(hass, freezer, timedelta(seconds=61))
         data = energy.data
         if not data.behind:
             break
@@ -213,31 +206,23 @@ async def test_gateway_offline_over_a_week_is_not_asked_every_minute(
     assert not energy.data.behind
     alarm = sim.raise_alarm(DEMO, 28)  # "Gateway not reporting": its uploads stop
     # Nine days on: more than a week to read, nothing uploaded in it.
-    freezer.tick(timedelta(days=9))
-    async_fire_time_changed(hass)
-    await hass.async_block_till_done()
+    await advance(hass, freezer, timedelta(days=9))
 
     def telemetry_calls() -> int:
         return sum(1 for entry in sim.request_log if "telemetry" in str(entry.get("path", "")))
 
     before = telemetry_calls()
     for _ in range(10):
-        freezer.tick(timedelta(seconds=61))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+        await advance(hass, freezer, timedelta(seconds=61))
     # At most one round in ten minutes (it was one every minute: ten rounds, 50 requests).
     assert telemetry_calls() - before <= 6
     # The gateway back with its backlog: the outage's hours are imported, exact and without a
     # hole, by the next rounds (on Watt a home with meters gets one at dusk every day or two).
     sim.clear_alarm(alarm["id"])
     for _ in range(12):
-        freezer.tick(timedelta(hours=2))
-        async_fire_time_changed(hass)
-        await hass.async_block_till_done()
+        await advance(hass, freezer, timedelta(hours=2))
         for _ in range(4):
-            freezer.tick(timedelta(seconds=61))
-            async_fire_time_changed(hass)
-            await hass.async_block_till_done()
+            await advance(hass, freezer, timedelta(seconds=61))
     await _assert_truth(
         hass, sim, DEMO, ["production", "grid_import"],
         first=datetime(2026, 6, 1, 7, tzinfo=UTC), lag=timedelta(days=2),
